@@ -1,0 +1,80 @@
+# mailfort: the public commands are `make demo` and `make test`; the rest are their parts.
+# Everything runs as root on a Debian/Ubuntu machine and installs what it needs itself (see README.md).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+ANSIBLE_BUNDLE := ansible==12.3.0
+LAB_SUITES := bookworm trixie
+# One scenario per concern; each runs its hosts on Debian 12 and Debian 13.
+SCENARIOS ?= mail_tls
+# Debian packages the toolchain and the lab need on this machine.
+HOST_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap python3-venv openssl git make
+
+export PATH := $(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= false
+export PY_COLORS ?= 0
+
+STAMPS := $(CURDIR)/.cache/stamps
+
+.PHONY: help setup packages venv collections images lint unit molecule test demo lab-up lab-down bench clean
+
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+setup: packages venv collections images ## install everything mailfort needs (idempotent, seconds when done)
+
+packages: ## Debian packages for podman, the lab images and the toolchain
+	@missing=$$(for p in $(HOST_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || echo "$$p"; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed ## the pinned Python toolchain in .venv
+
+$(VENV)/.installed: requirements.txt
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement requirements.txt
+	@touch $@
+
+collections: venv ## Ansible collections from requirements.yml into ./collections
+	@$(VENV)/bin/python tools/install-collections '$(ANSIBLE_BUNDLE)' requirements.yml collections .cache
+
+images: packages ## lab images for Debian 12 and 13 (rebuilt only when their recipe changes)
+	@for suite in $(LAB_SUITES); do lab/build-image "$$suite"; done
+
+lint: venv collections ## yamllint, ansible-lint (production profile), ruff, role docs in sync
+	yamllint --strict .
+	ansible-lint
+	ruff check .
+	ruff format --check .
+	python tools/role-docs --check
+
+unit: venv collections ## unit tests of the filter plugins and helpers
+	python -m pytest tests/unit
+
+molecule: setup ## every molecule scenario, Debian 12 and 13
+	@for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test --scenario-name "$$s" || exit 1; done
+
+test: setup lint unit molecule ## everything CI runs
+
+demo: setup ## build the lab, harden its mail host, audit it, print the result
+	ansible-playbook playbooks/lab.yml
+	ansible-playbook -i inventories/lab playbooks/site.yml
+	ansible-playbook -i inventories/lab playbooks/demo_report.yml
+
+lab-up: setup ## start the lab containers
+	ansible-playbook playbooks/lab.yml
+
+lab-down: venv collections ## remove the lab containers and network
+	ansible-playbook playbooks/lab.yml -e mailfort_lab_state=absent
+
+clean: lab-down ## remove the lab, the toolchain and caches (lab images stay; `podman rmi` removes them)
+	rm -rf $(VENV) .cache collections .lab .pytest_cache .ruff_cache
