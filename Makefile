@@ -55,7 +55,7 @@ lint: venv collections ## yamllint, ansible-lint (production profile), ruff, rol
 	ansible-lint
 	ruff check .
 	ruff format --check .
-	python tools/role-docs --check
+	python tools/docs-sync --check
 
 unit: venv collections ## unit tests of the filter plugins and helpers
 	python -m pytest tests/unit
