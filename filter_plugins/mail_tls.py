@@ -164,6 +164,27 @@ mail_tls_check_sans:
       description: Name of the variable, used in error messages.
       type: str
       default: mail_tls_san_dns
+
+mail_tls_uncovered_names:
+  name: mail_tls_uncovered_names
+  short_description: The host names a certificate's DNS names do not cover
+  description:
+    - Matches each name against the certificate's DNS names the way TLS clients do (RFC 6125 section 6.4.3 as
+      RFC 9525 keeps it), case-insensitively; a wildcard C(*.example.org) covers exactly one label in its place
+      (C(mail.example.org), not C(example.org) nor C(a.b.example.org)).
+    - Returns the names that no DNS name covers, in their order; an empty list means the certificate covers all.
+  positional: _input, sans
+  options:
+    _input:
+      description: The host names the certificate must be valid for.
+      type: list
+      elements: str
+      required: true
+    sans:
+      description: The certificate's DNS names, e.g. C(sans) from mail_tls_check_bundle.
+      type: list
+      elements: str
+      required: true
 """
 
 EXAMPLES = r"""
@@ -184,6 +205,10 @@ EXAMPLES = r"""
       - (mailfort_tls_lifetime_days | mail_tls_check_lifetime('mailfort_tls_lifetime_days')) > 0
       - (mailfort_tls_san_dns | mail_tls_check_sans('mailfort_tls_san_dns')) | length > 0
     quiet: true
+
+- name: tls | check a provided certificate covers every name the host answers to
+  ansible.builtin.assert:
+    that: mailfort_tls_san_dns | mail_tls_uncovered_names(__mailfort_tls_cert_facts.sans) | length == 0
 """
 
 RETURN = r"""
@@ -210,6 +235,11 @@ mail_tls_check_lifetime:
 mail_tls_check_sans:
   _value:
     description: The names, lower-cased and deduplicated, in their first order.
+    type: list
+    elements: str
+mail_tls_uncovered_names:
+  _value:
+    description: The names no DNS name of the certificate covers, in their order; empty when all are covered.
     type: list
     elements: str
 """
@@ -686,6 +716,28 @@ def mail_tls_check_sans(names: Any, varname: str = "mail_tls_san_dns") -> list[s
     return list(result)
 
 
+def _covers(san: str, name: str) -> bool:
+    san_labels, name_labels = san.lower().split("."), name.lower().rstrip(".").split(".")
+    if len(san_labels) != len(name_labels):
+        return False
+    if san_labels[0] == "*":
+        return san_labels[1:] == name_labels[1:]
+    return san_labels == name_labels
+
+
+def mail_tls_uncovered_names(names: Any, sans: Any) -> list[str]:
+    """Return the names that none of the certificate's DNS names (wildcards included) covers."""
+    _propagate_undefined(names, sans)
+    for value, what in ((names, "the names to check"), (sans, "sans")):
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+            raise _error("mail_tls_uncovered_names", what, f"must be a list of host names, got {_show(value)}")
+        for entry in value:
+            _propagate_undefined(entry)
+            if not isinstance(entry, str):
+                raise _error("mail_tls_uncovered_names", what, f"holds {_show(entry)}, which is not a string")
+    return [name for name in names if not any(_covers(san, name) for san in sans)]
+
+
 class FilterModule:
     """mailfort TLS filters."""
 
@@ -695,4 +747,5 @@ class FilterModule:
             "mail_tls_check_bundle": mail_tls_check_bundle,
             "mail_tls_check_lifetime": mail_tls_check_lifetime,
             "mail_tls_check_sans": mail_tls_check_sans,
+            "mail_tls_uncovered_names": mail_tls_uncovered_names,
         }

@@ -1046,6 +1046,7 @@ def test_filter_module_maps_every_filter_to_its_function():
         "mail_tls_check_bundle": mail_tls.mail_tls_check_bundle,
         "mail_tls_check_lifetime": mail_tls.mail_tls_check_lifetime,
         "mail_tls_check_sans": mail_tls.mail_tls_check_sans,
+        "mail_tls_uncovered_names": mail_tls.mail_tls_uncovered_names,
     }
 
 
@@ -1067,3 +1068,44 @@ def test_examples_are_valid_yaml_tasks():
     tasks = yaml.safe_load(mail_tls.EXAMPLES)
 
     assert all(task["name"].startswith("tls | ") for task in tasks)
+
+
+# --- mail_tls_uncovered_names ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("names", "sans", "uncovered"),
+    [
+        (["mail.example.org"], ["mail.example.org"], []),
+        (["MAIL.example.org"], ["mail.EXAMPLE.org"], []),
+        (["mail.example.org", "mx.example.org"], ["*.example.org"], []),
+        (["mail.example.org."], ["mail.example.org"], []),
+        (["example.org"], ["*.example.org"], ["example.org"]),
+        (["a.b.example.org"], ["*.example.org"], ["a.b.example.org"]),
+        (["mail.example.net"], ["*.example.org", "mail.example.org"], ["mail.example.net"]),
+        (["imap.example.org", "smtp.example.org"], ["smtp.example.org"], ["imap.example.org"]),
+        ([], ["mail.example.org"], []),
+        (["mail.example.org"], [], ["mail.example.org"]),
+    ],
+)
+def test_uncovered_names_match_like_tls_clients(names, sans, uncovered):
+    assert mail_tls.mail_tls_uncovered_names(names, sans) == uncovered
+
+
+def test_a_wildcard_in_the_name_to_check_is_only_covered_by_the_same_wildcard():
+    assert mail_tls.mail_tls_uncovered_names(["*.example.org"], ["*.example.org"]) == []
+    assert mail_tls.mail_tls_uncovered_names(["*.example.org"], ["mail.example.org"]) == ["*.example.org"]
+
+
+@pytest.mark.parametrize(
+    ("names", "sans", "match"),
+    [
+        ("mail.example.org", ["mail.example.org"], r"the names to check must be a list"),
+        (["mail.example.org"], "mail.example.org", r"sans must be a list"),
+        ([42], ["mail.example.org"], r"the names to check holds 42"),
+        (["mail.example.org"], [None], r"sans holds None"),
+    ],
+)
+def test_uncovered_names_refuses_what_is_not_a_list_of_names(names, sans, match):
+    with pytest.raises(AnsibleFilterError, match=rf"mail_tls_uncovered_names: .*{match}"):
+        mail_tls.mail_tls_uncovered_names(names, sans)
