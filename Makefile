@@ -9,8 +9,8 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 ANSIBLE_BUNDLE := ansible==12.3.0
 LAB_SUITES := bookworm trixie
-# One scenario per concern; each runs its hosts on Debian 12 and Debian 13.
-SCENARIOS ?= mail_tls
+# One scenario per concern (molecule/<concern>/), each with hosts on Debian 12 and Debian 13.
+SCENARIOS ?= $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
 # Debian packages the toolchain and the lab need on this machine.
 HOST_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap python3-venv openssl git make
 
