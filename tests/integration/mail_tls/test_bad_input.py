@@ -97,6 +97,11 @@ CASES: dict[str, tuple[str, Callable[[Material], dict], list[str]]] = {
         ["mail_tls_chain"],
     ),
     "provided lifetime over 366 days": (PROVIDED_HOST, lambda m: m.long_lived, ["mail_tls_cert", "366"]),
+    "certificate not covering a name": (
+        PROVIDED_HOST,
+        lambda m: {"mail_tls_san_dns": ["smtp.provided.mailfort.test", "pop.provided.mailfort.test"]},
+        ["mail_tls_san_dns", "pop.provided.mailfort.test"],
+    ),
     "certificate without key": (PROVIDED_HOST, lambda m: {"mail_tls_key_src": ""}, ["mail_tls_key_pem"]),
     "no certificate and no lab CA": (
         PROVIDED_HOST,

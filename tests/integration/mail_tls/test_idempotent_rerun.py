@@ -62,3 +62,11 @@ def test_private_keys_never_appear_in_verbose_output(host, rerun, check_diff_run
     for output in (run.output, check_diff_run.output):
         leaked = [line for line in secrets if line in output]
         assert not leaked, f"{host_name(host)}: private key lines in the playbook output"
+
+
+def test_certificate_tag_runs_on_its_own_without_change(run_playbook):
+    run = run_playbook("--tags", "mail_tls_certificate")
+    assert run.returncode == 0, run.output[-4000:]
+    assert set(run.recap) >= set(MAIL_HOSTS)
+    assert "lab_ca | Sign the server certificate with the lab CA" in run.output
+    assert all(r["changed"] == 0 for r in run.recap.values()), "\n".join(run.changed_tasks())

@@ -9,10 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tls_facts import CERT, KEY, LAB_CA, LAB_CA_HOSTS, LAB_CA_KEY, host_name, load_certs
-
-# Provided certificates are renewed by whoever provides them; only the lab CA hosts renew their own.
-testinfra_hosts = [f"podman://{name}" for name in LAB_CA_HOSTS]
+from tls_facts import CERT, KEY, LAB_CA, LAB_CA_HOSTS, LAB_CA_KEY, load_certs
 
 
 def _expire_soon(host) -> int:
@@ -56,16 +53,21 @@ def test_renewal_run_succeeds_and_reports_the_change(renewal):
     assert all(run.recap[name]["changed"] > 0 for name in LAB_CA_HOSTS), run.output[-4000:]
 
 
-def test_certificate_close_to_expiry_is_renewed_for_a_full_lifetime(host, renewal):
+# Provided certificates are renewed by whoever provides them; only the lab CA hosts renew their own.
+@pytest.mark.parametrize("name", LAB_CA_HOSTS)
+def test_certificate_close_to_expiry_is_renewed_for_a_full_lifetime(name, podman_host, renewal):
     before, _ = renewal
+    host = podman_host(name)
     leaf = load_certs(host.file(CERT).content_string)[0]
-    assert leaf.serial_number != before[host_name(host)]["short_serial"]
+    assert leaf.serial_number != before[name]["short_serial"]
     assert leaf.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=360)
     assert host.run(f"openssl verify -CAfile {LAB_CA} {CERT}").rc == 0
 
 
-def test_renewal_keeps_the_key_and_backs_up_the_old_certificate(host, renewal):
+@pytest.mark.parametrize("name", LAB_CA_HOSTS)
+def test_renewal_keeps_the_key_and_backs_up_the_old_certificate(name, podman_host, renewal):
     before, _ = renewal
-    assert host.file(KEY).sha256sum == before[host_name(host)]["key"]
+    host = podman_host(name)
+    assert host.file(KEY).sha256sum == before[name]["key"]
     backups = set(host.check_output(f"ls -1 {CERT}.*~ 2>/dev/null || true").split())
-    assert backups - before[host_name(host)]["backups"], "no backup of the replaced certificate"
+    assert backups - before[name]["backups"], "no backup of the replaced certificate"
