@@ -124,15 +124,21 @@ mail_auth_passdb_slots:
       by name. Each credential is two lines: C(# mailfort credential <user> <label>) and C(<user>:<hash>)."
     - "Every file starts with the same header comment saying mailfort generated it and that it must not be edited,
       and ends with a newline. The same input always gives the same text."
-    - "An empty credential list gives an empty list: no slot files are needed, and the role must remove the ones
-      on the host."
-  positional: _input
+    - "An empty credential list gives an empty list, unless O(minimum) asks for more slots."
+    - "O(minimum) pads the result with header-only slots, so that the number of slots (and with it Dovecot's
+      configuration) does not shrink when credentials are revoked: Dovecot re-reads a changed passwd-file by
+      itself, while a configuration change needs a reload."
+  positional: _input, minimum
   options:
     _input:
       description: The credentials, a list of dicts with C(user), C(label) and C(hash).
       type: list
       elements: dict
       required: true
+    minimum:
+      description: The least number of slots to return, e.g. the number of slot files already on the host.
+      type: int
+      default: 0
 
 mail_auth_parse_passdb:
   name: mail_auth_parse_passdb
@@ -234,7 +240,7 @@ mail_auth_credentials:
     elements: dict
 mail_auth_passdb_slots:
   _value:
-    description: The text of each slot file, slot 1 first; empty when there are no credentials.
+    description: The text of each slot file, slot 1 first; at least O(minimum) of them.
     type: list
     elements: str
 mail_auth_parse_passdb:
@@ -605,19 +611,29 @@ def _password_problem(password: Any, user: str, policy: dict[str, Any]) -> str |
     return _guessable_problem(password.lower(), user, policy["extra_weak_passwords"])
 
 
+_DECORATION = "0123456789!@#$%^&*()-_=+.,;:?~ "
+
+
 def _guessable_problem(lowered: str, user: str, extra_weak: frozenset[str]) -> str | None:
     group = _repeats_a_short_group(lowered)
     if group:
         return "is one character repeated" if group == 1 else f"is a group of {group} characters repeated"
-    if _is_run(lowered):
-        return "is an ascending or descending run of letters or digits"
-    if lowered in _COMMON_PASSWORDS:
-        return "is one of the most common passwords"
-    if lowered in extra_weak:
-        return "is in policy.extra_weak_passwords"
-    if any(part in lowered for part in _name_parts(user)):
-        return "contains the user's name or the first label of the mail domain"
-    return None
+    # "password123456", "letmein!2024": a listed password with digits and symbols tacked on is guessed as early.
+    stem = lowered.rstrip(_DECORATION)
+    rules = (
+        (_is_run(lowered), "is an ascending or descending run of letters or digits"),
+        (lowered in _COMMON_PASSWORDS, "is one of the most common passwords"),
+        (lowered in extra_weak, "is in policy.extra_weak_passwords"),
+        (
+            stem != lowered and len(stem) >= 4 and (stem in _COMMON_PASSWORDS or stem in extra_weak),
+            "is a common password with digits or symbols appended",
+        ),
+        (
+            any(part in lowered for part in _name_parts(user)),
+            "contains the user's name or the first label of the mail domain",
+        ),
+    )
+    return next((problem for broken, problem in rules if broken), None)
 
 
 def _check_credential(
@@ -962,13 +978,16 @@ def _check_credentials_list(credentials: Any, filter_name: str) -> list[tuple[st
     return result
 
 
-def mail_auth_passdb_slots(credentials: Any) -> list[str]:
+def mail_auth_passdb_slots(credentials: Any, minimum: Any = 0) -> list[str]:
     """The passwd-file text of each slot: slot i holds every user's i-th credential."""
     checked = _check_credentials_list(credentials, "mail_auth_passdb_slots")
+    floor = _whole_number(minimum)
+    if floor is None or floor < 0:
+        raise _error("mail_auth_passdb_slots", "minimum", f"= {_show(minimum)} must be a whole number >= 0")
     per_user: dict[str, list[tuple[str, str]]] = {}
     for user, label, hashed in checked:
         per_user.setdefault(user, []).append((label, hashed))
-    slot_count = max((len(entries) for entries in per_user.values()), default=0)
+    slot_count = max(max((len(entries) for entries in per_user.values()), default=0), floor)
     slots = []
     for slot in range(slot_count):
         lines = [_HEADER]
@@ -1076,9 +1095,7 @@ def mail_auth_drop_revoked(credentials: Any, revoked: Any) -> list[dict]:
             raise _error(filter_name, f"the revocation list, line {number}", "must be '<user> <label>'")
         gone.add((fields[0].lower(), fields[1].lower()))
     return [
-        {"user": user, "label": label, "hash": hashed}
-        for user, label, hashed in checked
-        if (user, label) not in gone
+        {"user": user, "label": label, "hash": hashed} for user, label, hashed in checked if (user, label) not in gone
     ]
 
 

@@ -1267,3 +1267,40 @@ def test_revoked_credentials_are_dropped_and_others_kept(revoked, kept):
 def test_bad_revocation_input_is_refused(credentials, revoked, match):
     with pytest.raises(AnsibleFilterError, match=rf"mail_auth_drop_revoked: {match}"):
         mail_auth.mail_auth_drop_revoked(credentials, revoked)
+
+
+@pytest.mark.parametrize("password", ["password123456", "Password2026!!!", "letmein!!2026#", "qwerty12345678"])
+def test_common_password_with_digits_or_symbols_appended_is_refused(password):
+    users = [{"name": "carol@example.org", "password": password}]
+    with pytest.raises(AnsibleFilterError, match=r"carol@example.org.*common password with digits or symbols appended"):
+        mail_auth.mail_auth_check_users(users)
+
+
+def test_a_passphrase_that_merely_starts_with_a_common_word_is_accepted():
+    users = [{"name": "carol@example.org", "password": "Dragon-Kettle-Orchard-41"}]
+    assert mail_auth.mail_auth_check_users(users)[0]["name"] == "carol@example.org"
+
+
+def test_slots_are_padded_with_header_only_files_up_to_the_minimum():
+    credentials = [{"user": "alice@example.org", "label": "laptop", "hash": _ARGON}]
+    slots = mail_auth.mail_auth_passdb_slots(credentials, 3)
+    assert len(slots) == 3
+    assert slots[0] == mail_auth.mail_auth_passdb_slots(credentials)[0]
+    assert slots[1] == slots[2]
+    assert mail_auth.mail_auth_parse_passdb(slots[1:]) == {}
+    assert "alice" not in slots[1]
+
+
+def test_the_minimum_never_removes_slots():
+    credentials = [
+        {"user": "alice@example.org", "label": "laptop", "hash": _ARGON},
+        {"user": "alice@example.org", "label": "phone", "hash": _ARGON},
+    ]
+    assert len(mail_auth.mail_auth_passdb_slots(credentials, 1)) == 2
+    assert mail_auth.mail_auth_passdb_slots([], 0) == []
+
+
+@pytest.mark.parametrize("minimum", [-1, "many", 1.5, None])
+def test_bad_minimum_is_refused(minimum):
+    with pytest.raises(AnsibleFilterError, match=r"mail_auth_passdb_slots: minimum = .* must be a whole number >= 0"):
+        mail_auth.mail_auth_passdb_slots([], minimum)
