@@ -14,6 +14,8 @@ import json
 import time
 from typing import Any
 
+from harness import tree_state
+
 # The scenario's hosts (molecule/dovecot_hardening/molecule.yml).
 BOOKWORM = "mailfort-dovecot-bookworm"  # Debian 12, Dovecot 2.3: the role's defaults, IMAPS only
 TRIXIE = "mailfort-dovecot-trixie"  # Debian 13, Dovecot 2.4: IMAP with STARTTLS and POP3S enabled too
@@ -353,13 +355,7 @@ def credentials_in(text: str) -> list[str]:
 def dovecot_state(host) -> str:
     """Every entry below /etc/dovecot and Postfix's private socket directory with its mode, owner, inode and mtime,
     and the digest of every regular file."""
-    dirs = " ".join(STATE_DIRS)
-    listing = host.check_output(
-        f"find {dirs} -printf '%p %m %u:%g %i %T@\\n' | sort && "
-        f"find {dirs} -type f -print0 | sort -z | xargs -0 -r sha256sum"
-    )
-    assert DOVECOT_CONF in listing, f"{DOVECOT_CONF} is missing on {host_name(host)}"
-    return listing
+    return tree_state(host, STATE_DIRS, DOVECOT_CONF)
 
 
 def wait_for(check, timeout: float, interval: float = 0.5):

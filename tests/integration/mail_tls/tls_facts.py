@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from cryptography import x509
+from harness import tree_state
 
 TLS_DIR = "/etc/ssl/mailfort"
 CERT = f"{TLS_DIR}/cert.pem"
@@ -40,9 +41,4 @@ def load_certs(pem: str) -> list[x509.Certificate]:
 
 def tls_dir_state(host) -> str:
     """Every file below the TLS directory with its mode, owner, inode, mtime and content digest."""
-    listing = host.check_output(
-        f"find {TLS_DIR} -printf '%p %m %u:%g %i %T@\\n' | sort && "
-        f"find {TLS_DIR} -type f -print0 | sort -z | xargs -0 sha256sum"
-    )
-    assert CERT in listing, f"{CERT} is missing on {host_name(host)}"
-    return listing
+    return tree_state(host, [TLS_DIR], CERT)
