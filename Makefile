@@ -76,5 +76,8 @@ lab-up: setup ## start the lab containers
 lab-down: venv collections ## remove the lab containers and network
 	ansible-playbook playbooks/lab.yml -e mailfort_lab_state=absent
 
+bench: venv ## filter throughput (molecule timings to follow): medians and ratios; fails only on errors, not times
+	bench/run
+
 clean: lab-down ## remove the lab, the toolchain and caches (lab images stay; `podman rmi` removes them)
 	rm -rf $(VENV) .cache collections .lab .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -29,12 +30,55 @@ mail_net_cidrs:
       description: Name of the variable, used in error messages.
       type: str
       default: networks
+
+mail_net_allowlist:
+  name: mail_net_allowlist
+  short_description: Validate a source allowlist and return it collapsed, split into IPv4 and IPv6 for nftables sets
+  description:
+    - "Each entry is a string: an IPv4 or IPv6 address (C(192.0.2.7), C(2001:db8::7)) or a network in CIDR notation
+      (C(192.0.2.0/24), C(2001:db8::/32)); whitespace around it is ignored. Netmask suffixes (C(/255.255.255.0)),
+      IPv6 zone ids (C(%eth0)) and IPv4 octets with leading zeros are refused."
+    - "A network with host bits set (C(192.0.2.1/24)) usually means a typo in the address or the prefix. With
+      O(host_bits=reject) it is refused, naming the network it probably meant (C(192.0.2.0/24)); with
+      O(host_bits=normalise) it silently becomes that network."
+    - "IPv4-mapped IPv6 addresses and networks (C(::ffff:192.0.2.1), C(::ffff:192.0.2.0/120)) are refused with the
+      IPv4 form to write instead: nftables sees IPv4 clients in its C(ip) family, so such an entry in an C(ip6)
+      set would never match them."
+    - "Duplicates are removed and overlapping or adjacent networks are collapsed into the fewest CIDR networks
+      that cover exactly the same addresses (as C(ipaddress.collapse_addresses) does), sorted by address. A
+      single address keeps its C(/32) or C(/128) form: nftables interval sets take prefixes."
+    - "Built for long lists (100,000 entries and more): it parses with C(socket.inet_pton) and collapses integer
+      ranges, several times faster than C(ipaddress); C(make bench) measures it."
+    - Error messages name the variable and the list index of the first bad entry.
+  positional: _input, varname, host_bits
+  options:
+    _input:
+      description: The addresses and networks.
+      type: list
+      elements: str
+      required: true
+    varname:
+      description: Name of the variable, used in error messages.
+      type: str
+      default: allowlist
+    host_bits:
+      description: What to do with a network whose host bits are set.
+      type: str
+      choices: [reject, normalise]
+      default: reject
 """
 
 EXAMPLES = r"""
 - name: net | allow cleartext authentication from a legacy scanner only
   ansible.builtin.set_fact:
     __allowed: "{{ ['192.0.2.7', '2001:db8::/64'] | mail_net_cidrs('my_networks') }}"
+
+- name: net | collapse the IMAP allowlist into nftables sets, one per address family
+  ansible.builtin.set_fact:
+    __imap_allowlist: >-
+      {{ mail_firewall_imap_allowlist | mail_net_allowlist('mail_firewall_imap_allowlist', host_bits='normalise') }}
+  # ['192.0.2.0/25', '192.0.2.128/25', '192.0.2.7', '2001:db8::1'] gives
+  # {"ipv4": ["192.0.2.0/24"], "ipv6": ["2001:db8::1/128"], "count": {"ipv4": 1, "ipv6": 1, "input": 4}}
 """
 
 RETURN = r"""
@@ -43,6 +87,13 @@ mail_net_cidrs:
     description: The networks in canonical CIDR notation, e.g. C(['192.0.2.7/32', '2001:db8::/64']).
     type: list
     elements: str
+mail_net_allowlist:
+  _value:
+    description:
+      - "C(ipv4) and C(ipv6): the collapsed networks of each family as canonical CIDR strings, sorted by address,
+        e.g. C(['192.0.2.0/24', '198.51.100.7/32']) and C(['2001:db8::/32'])."
+      - "C(count): C(ipv4) and C(ipv6), the lengths of those lists, and C(input), the number of entries given."
+    type: dict
 """
 
 
@@ -67,8 +118,140 @@ def mail_net_cidrs(networks: Any, varname: str = "networks") -> list[str]:
     return list(result)
 
 
+_ALLOWLIST = "mail_net_allowlist"
+_HOST_BITS = ("reject", "normalise")
+_SHOWN_VALUE_MAX = 80
+_V4_BITS = 32
+_V6_BITS = 128
+_LENGTH_BITS = 8  # a network is kept as one int, network << 8 | prefix length, for a fast sort
+_LENGTH_MASK = (1 << _LENGTH_BITS) - 1
+_V4_MAPPED_PREFIX = 96  # ::ffff:0:0/96 holds the IPv4-mapped addresses
+_V4_MAPPED_TOP = 0xFFFF  # their address shifted right by 32 bits
+# Per family: the socket address family and the prefix length of each valid prefix text (no '024', no '+24').
+_FAMILIES = {
+    _V4_BITS: (socket.AF_INET, {str(length): length for length in range(_V4_BITS + 1)}),
+    _V6_BITS: (socket.AF_INET6, {str(length): length for length in range(_V6_BITS + 1)}),
+}
+_ENTRY_RULE = "an IPv4 or IPv6 address or CIDR network such as 192.0.2.7, 192.0.2.0/24 or 2001:db8::/32"
+
+
+def _show(value: Any) -> str:
+    """Repr of a user value for an error message, cut short so a huge value cannot flood the output."""
+    shown = repr(value)
+    if len(shown) > _SHOWN_VALUE_MAX:
+        shown = shown[: _SHOWN_VALUE_MAX - 3] + "..."
+    return shown
+
+
+def _ipv4_text(address: int) -> str:
+    return socket.inet_ntoa(address.to_bytes(4, "big"))
+
+
+def _ipv6_text(address: int) -> str:
+    """Canonical (RFC 5952) text, as str(ipaddress.IPv6Address) writes it; inet_ntop is several times faster."""
+    text = socket.inet_ntop(socket.AF_INET6, address.to_bytes(16, "big"))
+    # inet_ntop writes addresses that start with five or six zero groups in dotted form (::192.0.2.1); ipaddress not.
+    return str(ipaddress.IPv6Address(address)) if "." in text else text
+
+
+def _cidr(bits: int, address: int, length: int) -> str:
+    return f"{(_ipv4_text if bits == _V4_BITS else _ipv6_text)(address)}/{length}"
+
+
+def _prefix_problem(prefix: str, bits: int) -> str:
+    """Why the text after the '/' is not a prefix length of the family."""
+    if prefix.isascii() and prefix.isdigit() and not prefix.startswith("0"):  # a plain number, so too large
+        return f"has a prefix length out of range: IPv{4 if bits == _V4_BITS else 6} prefixes are 0 to {bits}"
+    return f"has the prefix {_show(prefix)}; write a prefix length from 0 to {bits} without leading zeros, e.g. /24"
+
+
+def _collapse(keys: list[int], bits: int) -> list[str]:
+    """The fewest CIDR networks covering exactly the union of the networks, sorted; keys are network << 8 | length.
+
+    Integers rather than ipaddress.collapse_addresses, which takes seconds for 100,000 networks; the unit tests check
+    that both give the same networks. One int per network rather than a tuple: sorting 100,000 ints is more than
+    twice as fast, and scales better, than sorting as many tuples.
+    """
+    text = _ipv4_text if bits == _V4_BITS else _ipv6_text
+    hosts = [(1 << (bits - length)) - 1 for length in range(bits + 1)]
+    result: list[str] = []
+    keys.sort()
+    index, count = 0, len(keys)
+    while index < count:
+        key = keys[index]
+        index += 1
+        first = key >> _LENGTH_BITS
+        last = first | hosts[key & _LENGTH_MASK]
+        while index < count and (key := keys[index]) >> _LENGTH_BITS <= last + 1:  # overlapping or adjacent
+            last = max(last, key >> _LENGTH_BITS | hosts[key & _LENGTH_MASK])
+            index += 1
+        while first <= last:
+            # The largest block that starts at first (aligned) and does not reach past last.
+            size = min(first & -first or 1 << bits, 1 << ((last - first + 1).bit_length() - 1))
+            result.append(f"{text(first)}/{bits - size.bit_length() + 1}")
+            first += size
+    return result
+
+
+def mail_net_allowlist(networks: Any, varname: str = "allowlist", host_bits: str = "reject") -> dict[str, Any]:
+    """Split an allowlist into collapsed IPv4 and IPv6 CIDR lists for nftables interval sets."""
+    for value in (networks, varname, host_bits):
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+    if host_bits not in _HOST_BITS:
+        raise AnsibleFilterError(f"{_ALLOWLIST}: host_bits = {_show(host_bits)} is not one of: {', '.join(_HOST_BITS)}")
+    if isinstance(networks, str | bytes) or not isinstance(networks, list | tuple):
+        raise AnsibleFilterError(
+            f"{_ALLOWLIST}: {varname} must be a list of addresses and networks, got {_show(networks)}"
+        )
+    normalise = host_bits == "normalise"
+    families: dict[int, list[int]] = {_V4_BITS: [], _V6_BITS: []}
+    for index, entry in enumerate(networks):
+        if not isinstance(entry, str):
+            if isinstance(entry, Undefined):
+                entry._fail_with_undefined_error()
+            raise AnsibleFilterError(
+                f"{_ALLOWLIST}: {varname}[{index}] = {_show(entry)} must be a string: {_ENTRY_RULE}"
+            )
+        # The hot path, run for each of maybe 100,000 entries: no regex, no exception unless the entry is bad.
+        # socket.inet_pton parses in C, several times faster than ipaddress, and is as strict (no leading zeros in
+        # IPv4, at most one '::'); the unit tests compare the two on generated input.
+        address_text, slash, prefix = entry.strip().partition("/")
+        bits = _V6_BITS if ":" in address_text else _V4_BITS
+        family, lengths = _FAMILIES[bits]
+        try:
+            address = int.from_bytes(socket.inet_pton(family, address_text), "big")
+        except (OSError, ValueError) as e:  # ValueError: NUL characters, unencodable surrogates
+            problem = f"is not {_ENTRY_RULE}" if entry.strip() else "is empty"
+            raise AnsibleFilterError(f"{_ALLOWLIST}: {varname}[{index}] = {_show(entry)} {problem}") from e
+        length = lengths.get(prefix) if slash else bits
+        if length is None:
+            problem = _prefix_problem(prefix, bits)
+            raise AnsibleFilterError(f"{_ALLOWLIST}: {varname}[{index}] = {_show(entry)} {problem}")
+        host = (1 << (bits - length)) - 1
+        network = address & ~host
+        if bits == _V6_BITS and length >= _V4_MAPPED_PREFIX and network >> _V4_BITS == _V4_MAPPED_TOP:
+            ipv4 = ipaddress.IPv4Address(network & 0xFFFFFFFF)
+            meant = str(ipv4) if length == _V6_BITS else f"{ipv4}/{length - _V4_MAPPED_PREFIX}"
+            raise AnsibleFilterError(
+                f"{_ALLOWLIST}: {varname}[{index}] = {_show(entry)} is in the IPv4-mapped IPv6 range "
+                f"::ffff:0:0/96; write {meant} instead: nftables sees IPv4 clients in its ip family, so an ip6 set "
+                "entry would never match them"
+            )
+        if network != address and not normalise:
+            raise AnsibleFilterError(
+                f"{_ALLOWLIST}: {varname}[{index}] = {_show(entry)} has host bits set for its prefix length; did you "
+                f"mean the network {_cidr(bits, network, length)}? (or {_cidr(bits, address, bits)} for the one "
+                "address; host_bits='normalise' turns such entries into their network)"
+            )
+        families[bits].append(network << _LENGTH_BITS | length)
+    ipv4 = _collapse(families[_V4_BITS], _V4_BITS)
+    ipv6 = _collapse(families[_V6_BITS], _V6_BITS)
+    return {"ipv4": ipv4, "ipv6": ipv6, "count": {"ipv4": len(ipv4), "ipv6": len(ipv6), "input": len(networks)}}
+
+
 class FilterModule:
     """mailfort network filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"mail_net_cidrs": mail_net_cidrs}
+        return {"mail_net_cidrs": mail_net_cidrs, "mail_net_allowlist": mail_net_allowlist}
