@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""Helpers every scenario's suite uses: a fingerprint of what a role manages, and the checks of a refused run."""
+"""Helpers every scenario's suite uses: a fingerprint of what a role manages, the checks of a refused run, and where
+a secret must never turn up."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -25,11 +28,35 @@ def tree_state(host, paths: Iterable[str], must_contain: str) -> str:
     return listing
 
 
+# Where Ansible reports a failed task: "fatal: [host]", or "failed: [host] (item=...)" for one item of a loop.
+FAILURE = re.compile(r"^(?:fatal|failed): \[", re.MULTILINE)
+
+
 def assert_refused(case: str, run: PlaybookRun, must_name: Iterable[str]) -> str:
     """The run failed on purpose, and its error names every word in MUST_NAME; returns the error text."""
     assert run.returncode != 0, f"{case}: the play succeeded:\n{run.output[-3000:]}"
-    assert "fatal:" in run.output, run.output[-3000:]
-    failure = run.output[run.output.find("fatal:") :]
+    failed = FAILURE.search(run.output)
+    assert failed, run.output[-3000:]
+    failure = run.output[failed.start() :]
+    flat = " ".join(failure.split())  # the YAML callback folds long messages over several lines
     for word in must_name:
-        assert word in failure, f"{case}: the error does not name {word!r}:\n{failure[:3000]}"
+        assert " ".join(word.split()) in flat, f"{case}: the error does not name {word!r}:\n{failure[:3000]}"
     return failure
+
+
+def secrets_in_journal(host, secrets: dict[str, str]) -> list[str]:
+    """Which of the secrets (what it is -> value) the host's journal holds, by what they are, never by value."""
+    patterns = " ".join(f"-e {shlex.quote(value)}" for value in secrets.values())
+    found = set(host.check_output(f"journalctl --no-pager | grep -oF {patterns} | sort -u || true").split())
+    return [what for what, value in secrets.items() if value in found]
+
+
+def files_holding_secrets(host, secrets: dict[str, str], directory: str) -> dict[str, list[str]]:
+    """The files below DIRECTORY that hold each secret (what it is -> value), for the secrets found."""
+    found = {}
+    for what, value in secrets.items():
+        result = host.run("grep -rlF -- %s %s", value, directory)
+        assert result.rc in (0, 1), result.stderr
+        if result.stdout.strip():
+            found[what] = result.stdout.split()
+    return found

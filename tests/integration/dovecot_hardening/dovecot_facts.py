@@ -1,29 +1,19 @@
 # SPDX-License-Identifier: MIT
 """What the dovecot_hardening scenario (molecule/dovecot_hardening) deploys where, the lab users it is given, and
-the probes the client container runs against the mail hosts.
-
-The probes are Python scripts for the client (Debian 12, standard library only). Each takes one argument, a
-base64-encoded JSON spec with the mail host's address, the certificate's name and the lab CA (the trust anchor),
-and prints one line of JSON. Every connection checks the certificate chain and name, as a mail client does.
+the IMAP and POP3 probes the client container runs against the mail hosts (built on probes.py, which has the TLS
+probes and the helpers that run them).
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import time
-from typing import Any
-
 from harness import tree_state
+from probes import PREAMBLE, run_probe
 
 # The scenario's hosts (molecule/dovecot_hardening/molecule.yml).
 BOOKWORM = "mailfort-dovecot-bookworm"  # Debian 12, Dovecot 2.3: the role's defaults, IMAPS only
 TRIXIE = "mailfort-dovecot-trixie"  # Debian 13, Dovecot 2.4: IMAP with STARTTLS and POP3S enabled too
 MAIL_HOSTS = [BOOKWORM, TRIXIE]
 CLIENT = "mailfort-dovecot-client"
-
-SERVER_NAME = "mx.lab.mailfort.test"
-LAB_CA = "/etc/ssl/mailfort/lab-ca/ca.pem"
 
 # Where clients log in on each host: service -> port. "imap-starttls" is IMAP on 143 upgraded with STARTTLS.
 SERVICES = {
@@ -83,36 +73,10 @@ PROMPT_LOGIN_MAX = 1.0
 
 # --- probes -----------------------------------------------------------------------------------------------------
 
-_PREAMBLE = """
-import base64, imaplib, json, poplib, socket, ssl, sys, time, warnings
-warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1_1: old on purpose
-spec = json.loads(base64.b64decode(sys.argv[1]))
-_connect = socket.create_connection
-
-
-def _resolve(address, *args, **kwargs):
-    # The certificate's name stands for the mail host's address, as DNS would have it in production.
-    name, port = address
-    return _connect((spec["address"] if name == spec["name"] else name, port), *args, **kwargs)
-
-
-socket.create_connection = _resolve
-
-
-def tls_context(version="default", ciphers=""):
-    # Full verification against the lab CA: chain and host name.
-    context = ssl.create_default_context(cadata=spec["anchor"])
-    if version != "default":
-        context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
-    if ciphers:
-        context.set_ciphers(ciphers)
-    return context
-
-
-def text(value):
-    if isinstance(value, (list, tuple)):
-        value = value[-1] if value else ""
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+_PREAMBLE = (
+    PREAMBLE
+    + """
+import imaplib, poplib
 
 
 def open_session(service):
@@ -125,64 +89,6 @@ def open_session(service):
     if service == "pop3s":
         return poplib.POP3_SSL(spec["name"], 995, context=tls_context(), timeout=30)
     raise ValueError(service)
-"""
-
-# Connects to each port (comma-separated) and says "open", "refused" (nothing listens: the kernel answers with a
-# reset) or the error.
-PORT_PROBE = """
-import json, socket, sys
-address, result = sys.argv[1], {}
-for port in sys.argv[2].split(","):
-    try:
-        socket.create_connection((address, int(port)), timeout=5).close()
-        result[port] = "open"
-    except ConnectionRefusedError:
-        result[port] = "refused"
-    except OSError as error:
-        result[port] = f"error: {error!r}"
-print(json.dumps(result))
-"""
-
-# One TLS handshake per attempt ({version, ciphers}), each with its own client limits. "refused" carries OpenSSL's
-# reason, so that a test can tell the server's refusal from the client's own (CLIENT_SIDE_TLS_REASONS).
-TLS_PROBE = (
-    _PREAMBLE
-    + """
-
-def handshake(version, ciphers):
-    context = tls_context(version, ciphers)  # outside the try: a cipher string the client rejects is a test bug
-    try:
-        with socket.create_connection((spec["name"], spec["port"]), timeout=10) as sock:
-            with context.wrap_socket(sock, server_hostname=spec["name"]) as tls:
-                return {"outcome": "established", "version": tls.version(), "cipher": tls.cipher()[0]}
-    except ssl.SSLCertVerificationError as error:
-        return {"outcome": "unverified", "reason": error.verify_message}
-    except ssl.SSLError as error:
-        return {"outcome": "refused", "reason": error.reason, "error": str(error)}
-    except OSError as error:
-        return {"outcome": "unreachable", "error": repr(error)}
-
-
-print(json.dumps([handshake(a["version"], a["ciphers"]) for a in spec["attempts"]]))
-"""
-)
-
-# Offers each TLS 1.2 suite the client's OpenSSL knows, one per handshake, and lists those the server accepts with
-# OpenSSL's description of each: key exchange (kea), authentication (auth) and whether the cipher is AEAD.
-CIPHER_SCAN_PROBE = (
-    _PREAMBLE
-    + """
-offered = tls_context("TLSv1_2", "ALL:COMPLEMENTOFALL:@SECLEVEL=0").get_ciphers()
-accepted = []
-for suite in (s for s in offered if s["protocol"] != "TLSv1.3"):
-    try:
-        context = tls_context("TLSv1_2", suite["name"] + ":@SECLEVEL=0")
-        with socket.create_connection((spec["name"], spec["port"]), timeout=10) as sock:
-            with context.wrap_socket(sock, server_hostname=spec["name"]) as tls:
-                accepted.append({k: suite[k] for k in ("name", "kea", "auth", "aead")})
-    except ssl.SSLError:
-        pass
-print(json.dumps({"offered": len(offered), "accepted": accepted}))
 """
 )
 
@@ -293,43 +199,6 @@ except (imaplib.IMAP4.error, OSError, EOFError) as error:
 """
 )
 
-# Reasons OpenSSL gives when the client itself refuses, before the server had a say.
-CLIENT_SIDE_TLS_REASONS = {"NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "NO_CIPHER_MATCH"}
-
-
-def host_name(host) -> str:
-    return host.backend.name
-
-
-def address(host) -> str:
-    """The host's IPv4 address on the scenario's network."""
-    addresses = host.interface("eth0", "inet").addresses
-    assert addresses, f"{host_name(host)} has no IPv4 address on eth0"
-    return addresses[0]
-
-
-def port_states(client, host, ports) -> dict[int, str]:
-    """What the client finds on each TCP port of the mail host."""
-    result = client.run("python3 -c %s %s %s", PORT_PROBE, address(host), ",".join(map(str, ports)))
-    assert result.rc == 0, f"the port probe against {host_name(host)} failed on the client:\n{result.stderr[-3000:]}"
-    return {int(port): state for port, state in json.loads(result.stdout).items()}
-
-
-def probe_spec(host, **spec: Any) -> dict:
-    """The part of every probe's spec that says where the mail host is and how to trust it."""
-    return {"address": address(host), "name": SERVER_NAME, "anchor": host.file(LAB_CA).content_string, **spec}
-
-
-def encode(spec: dict) -> str:
-    return base64.b64encode(json.dumps(spec).encode()).decode()
-
-
-def run_probe(client, script: str, host, **spec: Any) -> Any:
-    """Run one probe on the client against a mail host and return what it printed."""
-    result = client.run("python3 -c %s %s", script, encode(probe_spec(host, **spec)))
-    assert result.rc == 0, f"the probe against {host_name(host)} failed on the client:\n{result.stderr[-3000:]}"
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
 
 def login(client, host, service: str, *attempts: tuple[str, str]) -> list[dict]:
     """One login per (user, password), each on a new connection."""
@@ -356,13 +225,3 @@ def dovecot_state(host) -> str:
     """Every entry below /etc/dovecot and Postfix's private socket directory with its mode, owner, inode and mtime,
     and the digest of every regular file."""
     return tree_state(host, STATE_DIRS, DOVECOT_CONF)
-
-
-def wait_for(check, timeout: float, interval: float = 0.5):
-    """Call check until it returns something truthy or the time is up; return its last result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)

@@ -16,10 +16,10 @@ from dovecot_facts import (
     PROMPT_LOGIN_MAX,
     WRONG_PASSWORD,
     describe,
-    host_name,
     is_auth_failure,
     login,
 )
+from probes import host_name
 
 
 @pytest.fixture(scope="module")

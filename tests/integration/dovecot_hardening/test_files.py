@@ -3,15 +3,9 @@
 
 from __future__ import annotations
 
-from dovecot_facts import (
-    AUTH_SOCKET,
-    CREDENTIALS,
-    CREDENTIALS_DIR,
-    DOVECOT_CONF,
-    LMTP_SOCKET,
-    USERS_FILE,
-    host_name,
-)
+from dovecot_facts import AUTH_SOCKET, CREDENTIALS, CREDENTIALS_DIR, DOVECOT_CONF, LMTP_SOCKET, USERS_FILE
+from harness import files_holding_secrets
+from probes import host_name
 
 # A password hash as Dovecot stores one ({ARGON2ID}$argon2id$..., {BLF-CRYPT}$2y$..., a bare $6$...), in POSIX ERE
 # for grep. Debian's own files under /etc/dovecot hold none (checked on Debian 12 and 13).
@@ -52,12 +46,7 @@ def test_lmtp_socket_for_postfix_belongs_to_postfix(host):
 
 
 def test_no_plaintext_password_in_any_file_under_etc_dovecot(host):
-    found = {}
-    for what, password in CREDENTIALS.items():
-        result = host.run("grep -rlF -- %s /etc/dovecot", password)
-        assert result.rc in (0, 1), result.stderr
-        if result.stdout.strip():
-            found[what] = result.stdout.split()
+    found = files_holding_secrets(host, CREDENTIALS, "/etc/dovecot")
     assert not found, f"{host_name(host)}: plaintext passwords in files: {found}"
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from dovecot_facts import CREDENTIALS_DIR, MAIL_HOSTS, credentials_in, dovecot_state, host_name
+from dovecot_facts import CREDENTIALS_DIR, MAIL_HOSTS, credentials_in, dovecot_state
+from probes import host_name
 
 HASH = re.compile(r"\{[A-Z0-9-]+\}[^\s:]+")
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from dovecot_facts import BOB, BOB_MAIN, SERVICES, STARTTLS_PROBE, run_probe
+from dovecot_facts import BOB, BOB_MAIN, SERVICES, STARTTLS_PROBE
+from probes import run_probe
 
 STARTTLS_HOSTS = [name for name, services in SERVICES.items() if "imap-starttls" in services]
 CLEARTEXT_MECHANISMS = ("AUTH=PLAIN", "AUTH=LOGIN")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from dovecot_facts import MAIL_PORTS, POSTFIX_PORTS, SERVICES, host_name, port_states
+from dovecot_facts import MAIL_PORTS, POSTFIX_PORTS, SERVICES
+from probes import host_name, port_states
 
 
 def _dovecot_tcp_ports(host) -> set[int]:

@@ -3,20 +3,10 @@
 
 from __future__ import annotations
 
-import shlex
-
 import pytest
-from dovecot_facts import (
-    ALICE,
-    CREDENTIALS,
-    WRONG_PASSWORD,
-    address,
-    describe,
-    host_name,
-    is_auth_failure,
-    login,
-    wait_for,
-)
+from dovecot_facts import ALICE, CREDENTIALS, WRONG_PASSWORD, describe, is_auth_failure, login
+from harness import secrets_in_journal
+from probes import address, host_name, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +40,5 @@ def test_failed_login_does_not_log_the_tried_password(host, failed_login):
 
 def test_journal_holds_no_lab_password(host):
     """Neither Dovecot nor a task of the role (Ansible logs module arguments unless no_log) wrote one."""
-    patterns = " ".join(f"-e {shlex.quote(password)}" for password in (*CREDENTIALS.values(), WRONG_PASSWORD))
-    found = set(host.check_output(f"journalctl --no-pager | grep -oF {patterns} | sort -u || true").split())
-    named = [what for what, password in CREDENTIALS.items() if password in found]
-    named += ["the wrong password of a failed login"] if WRONG_PASSWORD in found else []
+    named = secrets_in_journal(host, {**CREDENTIALS, "the wrong password of a failed login": WRONG_PASSWORD})
     assert not named, f"{host_name(host)}: in the journal: {', '.join(named)}"

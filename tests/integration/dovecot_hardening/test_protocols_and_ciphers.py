@@ -10,46 +10,41 @@ with a handshake from the same client code that must succeed.
 from __future__ import annotations
 
 import pytest
-from dovecot_facts import CIPHER_SCAN_PROBE, CLIENT_SIDE_TLS_REASONS, IMPLICIT_TLS_PORTS, TLS_PROBE, run_probe
+from dovecot_facts import IMPLICIT_TLS_PORTS
+from probes import (
+    ANY_SUITE,
+    CIPHER_SCAN_PROBE,
+    GOOD_TLS12_SUITES,
+    WEAK_TLS12_SUITES,
+    handshakes,
+    refused_by_server,
+    run_probe,
+    weak_suites,
+)
 
 PORT_IDS = [f"{name}-{port}" for name, port in IMPLICIT_TLS_PORTS]
-ANY_SUITE = "DEFAULT:@SECLEVEL=0"
-# The lab certificate has an EC key (mail_tls), so the ECDSA twin of each RSA suite is the one that could be chosen.
-GOOD_TLS12_SUITES = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0"
-WEAK_TLS12_SUITES = {
-    "finite-field DHE": "DHE-RSA-AES128-GCM-SHA256",
-    "CBC with ECDHE": "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA",
-}
 
 pytestmark = pytest.mark.parametrize(("name", "port"), IMPLICIT_TLS_PORTS, ids=PORT_IDS)
 
 
-def _handshakes(client, host, port: int, *attempts: tuple[str, str]) -> list[dict]:
-    return run_probe(client, TLS_PROBE, host, port=port, attempts=[{"version": v, "ciphers": c} for v, c in attempts])
-
-
-def _refused_by_server(result: dict) -> bool:
-    return result["outcome"] == "refused" and result["reason"] not in CLIENT_SIDE_TLS_REASONS
-
-
 def test_tls_1_2_and_1_3_are_accepted_with_a_verified_certificate(name, port, podman_host, client):
-    tls12, tls13 = _handshakes(client, podman_host(name), port, ("TLSv1_2", ""), ("TLSv1_3", ""))
+    tls12, tls13 = handshakes(client, podman_host(name), port, ("TLSv1_2", ""), ("TLSv1_3", ""))
     assert (tls12["outcome"], tls12.get("version")) == ("established", "TLSv1.2"), f"{name}:{port}: {tls12}"
     assert (tls13["outcome"], tls13.get("version")) == ("established", "TLSv1.3"), f"{name}:{port}: {tls13}"
 
 
 def test_tls_1_0_and_1_1_are_refused_by_the_server(name, port, podman_host, client):
-    control, tls10, tls11 = _handshakes(
+    control, tls10, tls11 = handshakes(
         client, podman_host(name), port, ("TLSv1_2", ANY_SUITE), ("TLSv1", ANY_SUITE), ("TLSv1_1", ANY_SUITE)
     )
     assert control["outcome"] == "established", f"{name}:{port}: the control handshake with TLS 1.2 failed: {control}"
-    assert _refused_by_server(tls10), f"{name}:{port}: TLS 1.0: {tls10}"
-    assert _refused_by_server(tls11), f"{name}:{port}: TLS 1.1: {tls11}"
+    assert refused_by_server(tls10), f"{name}:{port}: TLS 1.0: {tls10}"
+    assert refused_by_server(tls11), f"{name}:{port}: TLS 1.1: {tls11}"
 
 
 @pytest.mark.parametrize("weakness", WEAK_TLS12_SUITES)
 def test_weak_tls_1_2_suites_are_refused_by_the_server(name, port, weakness, podman_host, client):
-    control, weak = _handshakes(
+    control, weak = handshakes(
         client,
         podman_host(name),
         port,
@@ -57,14 +52,12 @@ def test_weak_tls_1_2_suites_are_refused_by_the_server(name, port, weakness, pod
         ("TLSv1_2", f"{WEAK_TLS12_SUITES[weakness]}:@SECLEVEL=0"),
     )
     assert control["outcome"] == "established", f"{name}:{port}: the control handshake failed: {control}"
-    assert _refused_by_server(weak), f"{name}:{port}: a client limited to {weakness} suites got: {weak}"
+    assert refused_by_server(weak), f"{name}:{port}: a client limited to {weakness} suites got: {weak}"
 
 
 def test_tls_1_2_accepts_only_ecdhe_aead_suites(name, port, podman_host, client):
     """Every TLS 1.2 suite the client's OpenSSL knows, offered one at a time."""
     scan = run_probe(client, CIPHER_SCAN_PROBE, podman_host(name), port=port)
     assert scan["accepted"], f"{name}:{port}: none of the {scan['offered']} suites offered was accepted"
-    weak = sorted(
-        s["name"] for s in scan["accepted"] if s["kea"] != "kx-ecdhe" or s["auth"] == "auth-null" or not s["aead"]
-    )
+    weak = weak_suites(scan)
     assert not weak, f"{name}:{port}: accepts TLS 1.2 suites without ECDHE, a certificate or AEAD: {weak}"

@@ -25,12 +25,10 @@ from dovecot_facts import (
     SERVICE_IDS,
     credentials_in,
     describe,
-    encode,
     is_auth_failure,
     login,
-    probe_spec,
-    wait_for,
 )
+from probes import encode, probe_spec, wait_for
 
 REVOKED = "phone"
 # The session that must end logs in with another of alice's app passwords: revocation ends the user's sessions,
