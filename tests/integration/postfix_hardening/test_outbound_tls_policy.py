@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: MIT
+"""postfix_hardening_tls_policies: the per-destination policy for outbound TLS, as the map Postfix is configured
+with answers it (trixie has two; bookworm none, and no map in main.cf)."""
+
+from __future__ import annotations
+
+import pytest
+from postfix_facts import MAIL_HOSTS, TLS_POLICY, TRIXIE, postconf
+
+# Lookup key -> the policy trixie's map must answer (molecule.yml host_vars); None: not in the map.
+EXPECTED = {
+    "partner.example": "secure match=nexthop:dot-nexthop",
+    ".partner.example": "encrypt protocols=>=TLSv1.3",
+    "other.example": None,
+}
+
+
+@pytest.mark.parametrize("key", EXPECTED)
+def test_configured_policy_map_answers_each_destination(podman_host, key):
+    host = podman_host(TRIXIE)
+    policy_map = postconf(host, "-xh", "smtp_tls_policy_maps").strip()
+    assert policy_map == f"texthash:{TLS_POLICY}", f"{TRIXIE}: smtp_tls_policy_maps = {policy_map!r}"
+    result = host.run("postmap -q %s %s", key, policy_map)
+    if EXPECTED[key] is None:
+        assert (result.rc, result.stdout) == (1, ""), f"{TRIXIE}: {key} -> {result.stdout!r} {result.stderr}"
+    else:
+        assert (result.rc, result.stdout.strip()) == (0, EXPECTED[key]), f"{TRIXIE}: {key} -> {result}"
+
+
+def test_policy_file_holds_exactly_the_configured_policies(podman_host):
+    lines = podman_host(TRIXIE).file(TLS_POLICY).content_string.splitlines()
+    policies = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert policies == [f"{key} {policy}" for key, policy in EXPECTED.items() if policy], policies
+
+
+@pytest.mark.parametrize("name", [name for name in MAIL_HOSTS if name != TRIXIE])
+def test_host_without_policies_has_no_policy_map(podman_host, name):
+    host = podman_host(name)
+    assert postconf(host, "-h", "smtp_tls_policy_maps").strip() == "", name
+    lines = host.file(TLS_POLICY).content_string.splitlines()
+    assert all(line.startswith("#") for line in lines if line.strip()), f"{name}: {lines}"

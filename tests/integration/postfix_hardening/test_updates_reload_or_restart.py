@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: MIT
+"""What a change of the role's input does to the live hosts, in one sequence of plays (postfix_hardening's tasks
+only, the part these changes touch, which keeps the sequence within minutes):
+
+1. a value that passes the role's checks but that Postfix refuses (an address the host does not have): the play
+   stops at the candidate check with Postfix's own message, and the live configuration and Postfix stay as they were;
+2. an ordinary parameter and an acknowledged extra: applied with a reload (same master process);
+3. a parameter the master reads only at start: applied with a restart (a new master process);
+4. a plain run restores the scenario's configuration, keeping a backup of each main.cf it replaced;
+5. a second plain run changes nothing: no file, no reload, no restart (the idempotent re-run; the whole playbook's
+   is molecule's idempotence step, and its dry run on the converged hosts is common/test_converged_state.py).
+
+Runs last in the scenario (file order): it changes the hosts on purpose. test_updates_is_the_last_test_file keeps it
+that way. The restore runs even when an earlier step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from postfix_facts import (
+    CANDIDATE_DIR,
+    CONFIG_DIR,
+    CREDENTIALS,
+    MAIL_HOSTS,
+    MAIN_CF,
+    SMTP_PORT,
+    master_events,
+    master_pid,
+    now,
+    postconf,
+    postfix_state,
+    session,
+    show,
+    smtp,
+)
+
+CONFIG_TAGS = ("--tags", "postfix_hardening_config")
+# A host's failed task in the output: the header, then its indented result.
+FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+)\]: FAILED! =>[ \t]*\n(?P<body>(?:[ \t].*\n|\n)*)", re.MULTILINE)
+UNKNOWN_ADDRESS = "192.0.2.1"  # TEST-NET-1: no host here has it
+MESSAGE_SIZE = 41943040  # 40 MiB instead of the default 50 MiB
+AUTH_RATE = "4"  # instead of the scenario's 5
+SETTINGS = ("inet_interfaces", "inet_protocols", "message_size_limit", "smtpd_client_auth_rate_limit")
+STEPS = {
+    "refused by Postfix": {"postfix_hardening_inet_interfaces": [UNKNOWN_ADDRESS]},
+    "reload": {
+        "postfix_hardening_message_size_limit": MESSAGE_SIZE,
+        "postfix_hardening_extra": {"smtpd_client_auth_rate_limit": AUTH_RATE},
+        "postfix_hardening_extra_acknowledged": ["smtpd_client_auth_rate_limit"],
+    },
+    "restart": {"postfix_hardening_inet_protocols": "ipv4"},
+}
+
+
+@dataclass
+class Step:
+    """One playbook run and what each host looked like around it."""
+
+    run: Any  # conftest.PlaybookRun
+    pids: dict[str, tuple[int, int]]  # before, after
+    events: dict[str, list[str]]  # what the master process logged during the run
+    states: dict[str, tuple[str, str]]  # postfix_state before, after
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)  # SETTINGS in main.cf after the run
+    candidate: dict[str, dict[str, str]] = field(default_factory=dict)  # and in the candidate's main.cf
+    smtp: dict[str, dict] = field(default_factory=dict)  # port 25 right after the run
+
+
+def _live(state: str) -> str:
+    """A postfix_state without the candidate directory, which every run rewrites."""
+    return "\n".join(line for line in state.splitlines() if CANDIDATE_DIR not in line)
+
+
+def _step(run_playbook, hosts, client, *args: str) -> Step:
+    before = {name: (postfix_state(h), master_pid(h), now(h)) for name, h in hosts.items()}
+    run = run_playbook(*args)
+    result = Step(run, {}, {}, {})
+    for name, host in hosts.items():
+        result.pids[name] = (before[name][1], master_pid(host))
+        result.events[name] = master_events(host, before[name][2])
+        result.states[name] = (before[name][0], postfix_state(host))
+        result.settings[name] = dict(zip(SETTINGS, postconf(host, "-h", *SETTINGS).splitlines(), strict=True))
+        candidate = postconf(host, "-c", CANDIDATE_DIR, "-h", *SETTINGS).splitlines()
+        result.candidate[name] = dict(zip(SETTINGS, candidate, strict=True))
+        result.smtp[name] = smtp(client, host, session(SMTP_PORT, "none", ["ehlo"], ["cmd", "QUIT"]))[0]
+    return result
+
+
+@pytest.fixture(scope="module")
+def updates(run_playbook, podman_host, client, check_diff_run):
+    """Every step of the sequence, by name; "rerun" is the second plain run, after the restore.
+
+    check_diff_run is requested so that the shared dry run has seen the converged hosts before this changes them.
+    """
+    hosts = {name: podman_host(name) for name in MAIL_HOSTS}
+    steps: dict[str, Step] = {}
+    try:
+        for name, extra_vars in STEPS.items():
+            steps[name] = _step(run_playbook, hosts, client, *CONFIG_TAGS, "-e", json.dumps(extra_vars))
+    finally:
+        steps["restore"] = _step(run_playbook, hosts, client, *CONFIG_TAGS)
+    steps["rerun"] = _step(run_playbook, hosts, client, *CONFIG_TAGS, "-v")
+    return steps
+
+
+def test_updates_is_the_last_test_file():
+    here = Path(__file__)
+    last = sorted(here.parent.glob("test_*.py"))[-1]
+    assert last == here, f"{last.name} sorts after {here.name} and would run on hosts these updates changed"
+
+
+def _answers_on_25(step: Step, name: str) -> list[str]:
+    result = step.smtp[name]
+    assert result["banner"]["code"] == 220, f"{name}: port 25 after the run:\n{show(result)}"
+    return result["steps"][0]["keywords"]
+
+
+# 1. refused by Postfix
+
+
+def test_value_postfix_refuses_stops_the_play_at_the_candidate_check(updates):
+    run = updates["refused by Postfix"].run
+    assert run.returncode != 0, f"the play went through:\n{run.output[-3000:]}"
+    # Each host's failure, its message unfolded (the YAML callback folds long lines)
+    failures = {m["host"]: " ".join(m["body"].split()) for m in FATAL.finditer(run.output)}
+    assert set(failures) == set(MAIL_HOSTS), f"failed: {sorted(failures)}\n{run.output[-3000:]}"
+    for name, failure in failures.items():
+        assert "Postfix refused the candidate configuration" in failure, f"{name}: {failure}"
+        # Postfix's own words
+        words = f"postfix: fatal: parameter inet_interfaces: no local interface found for {UNKNOWN_ADDRESS}"
+        assert words in failure, f"{name}: the failure does not quote Postfix: {failure}"
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_value_postfix_refuses_leaves_live_configuration_and_postfix_alone(name, updates):
+    step = updates["refused by Postfix"]
+    before, after = step.states[name]
+    assert step.candidate[name]["inet_interfaces"] == UNKNOWN_ADDRESS, f"{name}: candidate {step.candidate[name]}"
+    assert step.settings[name]["inet_interfaces"] == "all", f"{name}: live {step.settings[name]}"
+    assert _live(after) == _live(before), f"{name}: the live configuration changed"
+    assert step.pids[name][0] == step.pids[name][1], f"{name}: Postfix restarted: {step.pids[name]}"
+    assert step.events[name] == [], f"{name}: Postfix's master logged {step.events[name]}"
+    _answers_on_25(step, name)
+
+
+# 2. reload
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_ordinary_change_is_applied_with_a_reload(name, updates):
+    step = updates["reload"]
+    assert step.run.returncode == 0, step.run.output[-4000:]
+    assert step.run.recap[name]["changed"] > 0, step.run.recap
+    assert step.pids[name][0] == step.pids[name][1], f"{name}: Postfix restarted for a reload: {step.pids[name]}"
+    assert step.events[name] == ["reload"], f"{name}: Postfix's master logged {step.events[name]}"
+    assert f"SIZE {MESSAGE_SIZE}" in _answers_on_25(step, name), f"{name}: port 25 does not announce the new limit"
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_acknowledged_extra_overrides_the_roles_value(name, updates):
+    step = updates["reload"]
+    assert step.run.returncode == 0, step.run.output[-4000:]
+    assert step.settings[name]["smtpd_client_auth_rate_limit"] == AUTH_RATE, f"{name}: {step.settings[name]}"
+    assert step.settings[name]["message_size_limit"] == str(MESSAGE_SIZE), f"{name}: {step.settings[name]}"
+
+
+# 3. restart
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_start_time_parameter_change_restarts_postfix(name, updates):
+    step = updates["restart"]
+    assert step.run.returncode == 0, step.run.output[-4000:]
+    assert step.settings[name]["inet_protocols"] == "ipv4", f"{name}: {step.settings[name]}"
+    assert step.pids[name][0] != step.pids[name][1], f"{name}: the master process is the same: {step.pids[name]}"
+    assert "daemon started" in step.events[name], f"{name}: Postfix's master logged {step.events[name]}"
+    _answers_on_25(step, name)
+
+
+# 4. restore
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_plain_run_restores_the_scenarios_configuration(name, updates):
+    step = updates["restore"]
+    assert step.run.returncode == 0, step.run.output[-4000:]
+    assert step.run.recap[name]["changed"] > 0, step.run.recap
+    restored = {"inet_interfaces": "all", "inet_protocols": "all", "message_size_limit": "52428800"}
+    restored["smtpd_client_auth_rate_limit"] = "5"
+    assert step.settings[name] == restored, f"{name}: {step.settings[name]}"
+    assert "daemon started" in step.events[name], f"{name}: inet_protocols changed back without a restart"
+    assert "SIZE 52428800" in _answers_on_25(step, name)
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_each_replaced_main_cf_is_kept_as_a_backup(name, updates, podman_host):
+    """The copy module's backups (main.cf.PID.DATE~): the newest is the main.cf the restore replaced."""
+    host = podman_host(name)
+    backups = host.check_output("ls -t %s.*~ || true", MAIN_CF).split()
+    assert len(backups) >= 3, f"{name}: main.cf backups: {backups}"  # the reload, the restart, the restore
+    newest = host.file(backups[0])
+    assert "inet_protocols = ipv4" in newest.content_string, f"{name}: {backups[0]} is not the restart's main.cf"
+    assert (newest.user, newest.group, newest.mode) == ("root", "root", 0o644), backups[0]
+    assert all(b.startswith(f"{CONFIG_DIR}/main.cf.") for b in backups), backups
+
+
+# 5. a second plain run
+
+
+def test_rerun_after_restore_reports_no_change(updates):
+    run = updates["rerun"].run
+    assert run.returncode == 0, run.output[-4000:]
+    assert set(run.recap) >= set(MAIL_HOSTS), run.recap
+    assert all(r["changed"] == 0 for r in run.recap.values()), "\n".join(run.changed_tasks())
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_rerun_neither_reloads_nor_restarts_postfix(name, updates):
+    step = updates["rerun"]
+    assert step.pids[name][0] == step.pids[name][1], f"{name}: Postfix restarted: {step.pids[name]}"
+    assert step.events[name] == [], f"{name}: Postfix's master logged {step.events[name]}"
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_rerun_leaves_etc_postfix_untouched(name, updates):
+    before, after = updates["rerun"].states[name]
+    assert after == before, f"{name}: /etc/postfix changed"
+
+
+def test_no_run_prints_a_password(updates, check_diff_run):
+    runs = {step: updates[step].run.output for step in updates} | {"--check --diff": check_diff_run.output}
+    shown = {step: sum(p in output for p in CREDENTIALS.values()) for step, output in runs.items()}
+    assert not any(shown.values()), f"passwords printed, by run: {shown}"  # counts: no secret in the message
