@@ -7,7 +7,6 @@ tests that check the production defaults' output format.
 
 from __future__ import annotations
 
-import inspect
 import re
 from typing import Any
 
@@ -1165,46 +1164,6 @@ def test_undefined_values_raise_the_undefined_error_not_a_filter_error(call, und
         call(undefined_class(name="mailfort_missing"))
 
 
-def test_filter_module_maps_every_filter_to_its_function():
-    assert mail_auth.FilterModule().filters() == {
-        "mail_auth_check_users": mail_auth.mail_auth_check_users,
-        "mail_auth_credentials": mail_auth.mail_auth_credentials,
-        "mail_auth_passdb_slots": mail_auth.mail_auth_passdb_slots,
-        "mail_auth_parse_passdb": mail_auth.mail_auth_parse_passdb,
-        "mail_auth_drop_revoked": mail_auth.mail_auth_drop_revoked,
-    }
-
-
-@pytest.mark.parametrize("filter_name", sorted(mail_auth.FilterModule().filters()))
-def test_every_filter_is_documented_with_all_its_parameters(filter_name):
-    documentation = yaml.safe_load(mail_auth.DOCUMENTATION)[filter_name]
-    returns = yaml.safe_load(mail_auth.RETURN)[filter_name]
-    parameters = list(inspect.signature(mail_auth.FilterModule().filters()[filter_name]).parameters)
-
-    assert documentation["name"] == filter_name
-    assert documentation["short_description"]
-    assert set(documentation["options"]) == {"_input", *parameters[1:]}
-    assert documentation["positional"] == ", ".join(["_input", *parameters[1:]])
-    assert returns["_value"]["type"]
-    assert filter_name in mail_auth.EXAMPLES
-
-
-def test_documented_defaults_match_the_signatures():
-    documentation = yaml.safe_load(mail_auth.DOCUMENTATION)
-
-    for filter_name, function in mail_auth.FilterModule().filters().items():
-        for name, parameter in list(inspect.signature(function).parameters.items())[1:]:
-            option = documentation[filter_name]["options"][name]
-            if parameter.default is inspect.Parameter.empty:
-                assert "default" not in option
-                assert option["required"] is True
-            elif parameter.default is None:
-                assert "default" not in option
-                assert option["required"] is False
-            else:
-                assert option["default"] == parameter.default
-
-
 def test_documented_policy_defaults_match_the_code():
     described = yaml.safe_load(mail_auth.DOCUMENTATION)["mail_auth_check_users"]["options"]["policy"]["description"]
     text = " ".join(described)
@@ -1224,10 +1183,9 @@ def test_documented_common_password_count_is_right():
     assert abs(int(count) - len(mail_auth._COMMON_PASSWORDS)) <= 10
 
 
-def test_examples_are_valid_yaml_tasks():
+def test_examples_hide_the_passwords_they_handle():
     tasks = yaml.safe_load(mail_auth.EXAMPLES)
 
-    assert all(task["name"].startswith("auth | ") for task in tasks)
     assert all(task.get("no_log") is True for task in tasks)
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
 from pathlib import Path
 from typing import Any
@@ -1207,46 +1206,6 @@ def test_undefined_values_raise_the_undefined_error_not_a_filter_error(call, und
         call(undefined_class(name="mailfort_missing"))
 
 
-def test_filter_module_maps_every_filter_to_its_function():
-    assert mail_postfix.FilterModule().filters() == {
-        "mail_postfix_main_cf": mail_postfix.mail_postfix_main_cf,
-        "mail_postfix_tls_policies": mail_postfix.mail_postfix_tls_policies,
-        "mail_postfix_mailboxes": mail_postfix.mail_postfix_mailboxes,
-        "mail_postfix_sender_logins": mail_postfix.mail_postfix_sender_logins,
-        "mail_postfix_parse_postconf": mail_postfix.mail_postfix_parse_postconf,
-    }
-
-
-@pytest.mark.parametrize("filter_name", sorted(mail_postfix.FilterModule().filters()))
-def test_every_filter_is_documented_with_all_its_parameters(filter_name):
-    documentation = yaml.safe_load(mail_postfix.DOCUMENTATION)[filter_name]
-    returns = yaml.safe_load(mail_postfix.RETURN)[filter_name]
-    parameters = list(inspect.signature(mail_postfix.FilterModule().filters()[filter_name]).parameters)
-
-    assert documentation["name"] == filter_name
-    assert documentation["short_description"]
-    assert set(documentation["options"]) == {"_input", *parameters[1:]}
-    assert documentation["positional"] == ", ".join(["_input", *parameters[1:]])
-    assert returns["_value"]["type"]
-    assert filter_name in mail_postfix.EXAMPLES
-
-
-def test_documented_defaults_match_the_signatures():
-    documentation = yaml.safe_load(mail_postfix.DOCUMENTATION)
-
-    for filter_name, function in mail_postfix.FilterModule().filters().items():
-        for name, parameter in list(inspect.signature(function).parameters.items())[1:]:
-            option = documentation[filter_name]["options"][name]
-            if parameter.default is inspect.Parameter.empty:
-                assert "default" not in option
-                assert option["required"] is True
-            elif parameter.default is None:
-                assert "default" not in option
-                assert option["required"] is False
-            else:
-                assert option["default"] == parameter.default
-
-
 def test_documented_choices_match_the_code():
     described = " ".join(yaml.safe_load(mail_postfix.DOCUMENTATION)["mail_postfix_tls_policies"]["description"])
 
@@ -1254,10 +1213,3 @@ def test_documented_choices_match_the_code():
         assert f"C({word})" in described
     for size in mail_postfix._FINGERPRINT_BYTES:
         assert str(size) in described
-
-
-def test_examples_are_valid_yaml_tasks():
-    tasks = yaml.safe_load(mail_postfix.EXAMPLES)
-
-    assert all(task["name"].startswith("postfix | ") for task in tasks)
-    assert all(any(key.startswith("ansible.builtin.") for key in task) for task in tasks)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -13,7 +12,6 @@ from typing import Any
 import jinja2
 import mail_tls
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -1038,36 +1036,6 @@ def test_any_single_string_entry_is_either_clean_ascii_or_refused(text):
 def test_undefined_values_raise_the_undefined_error_not_a_filter_error(call, undefined_class):
     with pytest.raises(jinja2.UndefinedError, match="is undefined"):
         call(undefined_class(name="mailfort_missing"))
-
-
-def test_filter_module_maps_every_filter_to_its_function():
-    assert mail_tls.FilterModule().filters() == {
-        "mail_tls_policy": mail_tls.mail_tls_policy,
-        "mail_tls_check_bundle": mail_tls.mail_tls_check_bundle,
-        "mail_tls_check_lifetime": mail_tls.mail_tls_check_lifetime,
-        "mail_tls_check_sans": mail_tls.mail_tls_check_sans,
-        "mail_tls_uncovered_names": mail_tls.mail_tls_uncovered_names,
-    }
-
-
-@pytest.mark.parametrize("filter_name", sorted(mail_tls.FilterModule().filters()))
-def test_every_filter_is_documented_with_all_its_parameters(filter_name):
-    documentation = yaml.safe_load(mail_tls.DOCUMENTATION)[filter_name]
-    returns = yaml.safe_load(mail_tls.RETURN)[filter_name]
-    parameters = list(inspect.signature(mail_tls.FilterModule().filters()[filter_name]).parameters)
-
-    assert documentation["name"] == filter_name
-    assert documentation["short_description"]
-    assert set(documentation["options"]) == {"_input", *parameters[1:]}
-    assert documentation["positional"] == ", ".join(["_input", *parameters[1:]])
-    assert returns["_value"]["type"]
-    assert filter_name in mail_tls.EXAMPLES
-
-
-def test_examples_are_valid_yaml_tasks():
-    tasks = yaml.safe_load(mail_tls.EXAMPLES)
-
-    assert all(task["name"].startswith("tls | ") for task in tasks)
 
 
 # --- mail_tls_uncovered_names ---------------------------------------------------------------------------------
