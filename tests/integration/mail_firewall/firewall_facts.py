@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: MIT
+"""What the mail_firewall scenario (molecule/mail_firewall) deploys where, and the probes its client and attacker
+run against the mail hosts' firewall (built on probes.py)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+from probes import address, host_name
+
+# The scenario's hosts (molecule/mail_firewall/molecule.yml).
+BOOKWORM = "mailfort-firewall-bookworm"  # Debian 12
+TRIXIE = "mailfort-firewall-trixie"  # Debian 13
+MAIL_HOSTS = [BOOKWORM, TRIXIE]
+CLIENT = "mailfort-firewall-client"  # on every allowlist (admin, fail2ban's ignoreip)
+ATTACKER = "mailfort-firewall-attacker"  # on none
+NETWORK = "mailfort-molecule-firewall"
+
+TABLE = "inet mailfort"
+RULESET = "/etc/mailfort/firewall.nft"
+STATE_DIR = "/var/lib/mailfort/firewall"
+ROLLBACK_TIMER = "mailfort-firewall-rollback.timer"
+
+SSH_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, IMAPS_PORT = 22, 25, 587, 465, 993
+MAIL_PORTS = [SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, IMAPS_PORT]
+# The scenario's meter: new connections a source may open to the mail ports (a minute, and at once).
+RATE_LIMIT_PER_MINUTE = 120
+RATE_LIMIT_BURST = 40
+
+# Connects to every port at once and says "open" (handshake done), "refused" (a reset: nothing listens, or a
+# reject rule) or "dropped" (no answer within the timeout: the firewall dropped the SYN).
+PORT_PROBE = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+address, ports, timeout = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], float(sys.argv[3])
+
+def state(port):
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+        return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except (TimeoutError, socket.timeout):
+        return "dropped"
+    except OSError as error:
+        return f"error: {error!r}"
+
+with ThreadPoolExecutor(len(ports)) as pool:
+    print(json.dumps(dict(zip(map(str, ports), pool.map(state, ports)))))
+"""
+
+# Opens COUNT new TCP connections to one port at once, each closed straight away, and counts the outcomes.
+FLOOD_PROBE = """
+import json, socket, sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+address, port, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+
+def attempt(_):
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+        return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except (TimeoutError, socket.timeout):
+        return "dropped"
+    except OSError as error:
+        return f"error: {error!r}"
+
+with ThreadPoolExecutor(count) as pool:
+    print(json.dumps(Counter(pool.map(attempt, range(count)))))
+"""
+
+
+def port_states(peer, host, ports, timeout: float = 3) -> dict[int, str]:
+    """What PEER (a client container) finds on each TCP port of the mail host."""
+    result = peer.run("python3 -c %s %s %s %s", PORT_PROBE, address(host), ",".join(map(str, ports)), str(timeout))
+    assert result.rc == 0, f"the port probe against {host_name(host)} failed on {host_name(peer)}:\n{result.stderr}"
+    return {int(port): state for port, state in json.loads(result.stdout).items()}
+
+
+def flood(peer, host, port: int, count: int, timeout: float = 3) -> dict[str, int]:
+    result = peer.run("python3 -c %s %s %s %s %s", FLOOD_PROBE, address(host), str(port), str(count), str(timeout))
+    assert result.rc == 0, f"the flood against {host_name(host)} failed on {host_name(peer)}:\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def table(host) -> dict:
+    """The firewall's table as nft's JSON, keyed by object kind and name."""
+    listing = json.loads(host.check_output(f"nft -j list table {TABLE}"))["nftables"]
+    result: dict = {"set": {}, "counter": {}, "chain": {}, "rule": []}
+    for entry in listing:
+        ((kind, body),) = entry.items()
+        if kind == "rule":
+            result["rule"].append(body)
+        elif kind in result:
+            result[kind][body["name"]] = body
+    return result
+
+
+def set_elements(host, name: str) -> list[str]:
+    """The elements of one of the table's sets, as strings (addresses, or prefixes as ADDRESS/LENGTH)."""
+    elements = []
+    for element in table(host)["set"][name].get("elem", []):
+        value = element.get("elem", {}).get("val", element) if isinstance(element, dict) else element
+        if isinstance(value, dict) and "prefix" in value:
+            value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
+        elements.append(str(value))
+    return elements
+
+
+def counter(host, name: str) -> int:
+    """Packets a named counter of the table has counted."""
+    return int(table(host)["counter"][name]["packets"])
+
+
+def stateless_table(host) -> str:
+    """The table without counters and meter contents: what a ruleset change would change."""
+    listing = host.check_output(f"nft --stateless list table {TABLE}")
+    # The meters' elements come and go with traffic; they are state, not rules.
+    return "\n".join(line for line in listing.splitlines() if "expires" not in line)
+
+
+def controller_address(host) -> str:
+    """The address the controller (this machine) reaches the scenario's network from: its gateway."""
+    return host.check_output("ip route show default | awk '{print $3}'")
+
+
+def wait_until(check, timeout: float, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def quoted(value: object) -> str:
+    return shlex.quote(json.dumps(value))

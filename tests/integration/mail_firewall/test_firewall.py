@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: MIT
+"""The firewall as the client, the attacker and the controller meet it: default drop, the admin port for the
+allowlist only, the mail ports open or allowlisted, bans kept across a re-apply, and an unchanged ruleset left alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from firewall_facts import (
+    IMAPS_PORT,
+    MAIL_HOSTS,
+    MAIL_PORTS,
+    RULESET,
+    SMTP_PORT,
+    SSH_PORT,
+    SUBMISSION_PORT,
+    SUBMISSIONS_PORT,
+    counter,
+    port_states,
+    set_elements,
+    stateless_table,
+    table,
+)
+from harness import tree_state
+from probes import address
+
+# A port nothing listens on: the policy decides what a stranger sees there.
+UNUSED_PORT = 2525
+
+
+@pytest.fixture(scope="module")
+def mail_hosts(podman_host):
+    return {name: podman_host(name) for name in MAIL_HOSTS}
+
+
+def test_input_policy_is_drop_in_a_table_of_its_own(host):
+    chain = table(host)["chain"]["input"]
+
+    assert (chain["hook"], chain["policy"]) == ("input", "drop")
+    # Nothing else was flushed: the firewall lives only in its own table.
+    tables = [
+        t["table"]["name"] for t in json.loads(host.check_output("nft -j list tables"))["nftables"] if "table" in t
+    ]
+    assert tables.count("mailfort") == 1
+
+
+def test_the_ruleset_in_force_is_the_one_loaded_at_boot(host):
+    assert host.run(f"nft -c -f {RULESET}").rc == 0
+    unit = host.service("mailfort-firewall")
+    assert unit.is_enabled
+
+
+def test_client_reaches_the_mail_ports_and_ssh(host, client):
+    states = port_states(client, host, [SSH_PORT, *MAIL_PORTS])
+
+    assert states == dict.fromkeys([SSH_PORT, *MAIL_PORTS], "open")
+
+
+def test_attacker_reaches_the_mail_ports_but_not_ssh(host, attacker):
+    states = port_states(attacker, host, [SSH_PORT, *MAIL_PORTS])
+
+    assert states[SSH_PORT] == "dropped"
+    assert {port: states[port] for port in MAIL_PORTS} == dict.fromkeys(MAIL_PORTS, "open")
+
+
+def test_a_port_no_service_opens_is_dropped_and_counted(host, attacker):
+    before = counter(host, "dropped")
+
+    states = port_states(attacker, host, [UNUSED_PORT], timeout=2)
+
+    assert states[UNUSED_PORT] == "dropped", "a closed port must not answer with a reset either"
+    assert counter(host, "dropped") > before
+
+
+def test_the_controller_is_on_the_admin_allowlist(host):
+    gateway = host.check_output("ip route show default").split()[2]
+    assert f"{gateway}" in set_elements(host, "allow_admin_v4")
+    assert address(host) not in set_elements(host, "allow_admin_v4")
+
+
+@pytest.fixture(scope="module")
+def allowlisted_submission(run_playbook, mail_hosts, client):
+    """Both hosts re-applied with submission and IMAP for the client only, then back to open; the runs."""
+    only_client = [address(client)]
+    restricted = run_playbook(
+        "-e",
+        json.dumps(
+            {
+                "mail_firewall_submission_open": False,
+                "mail_firewall_submission_allowlist": only_client,
+                "mail_firewall_mailbox_open": False,
+                "mail_firewall_mailbox_allowlist": only_client,
+            }
+        ),
+    )
+    assert restricted.returncode == 0, restricted.output[-4000:]
+    yield restricted
+    restored = run_playbook()
+    assert restored.returncode == 0, restored.output[-4000:]
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_allowlisted_submission_admits_the_client_only(name, allowlisted_submission, mail_hosts, client, attacker):
+    host = mail_hosts[name]
+    ports = [SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, IMAPS_PORT]
+
+    from_client = port_states(client, host, ports)
+    from_attacker = port_states(attacker, host, ports)
+
+    assert from_client == dict.fromkeys(ports, "open")
+    assert from_attacker == {
+        SMTP_PORT: "open",  # MX stays open to the world
+        SUBMISSION_PORT: "dropped",
+        SUBMISSIONS_PORT: "dropped",
+        IMAPS_PORT: "dropped",
+    }
+    assert set_elements(host, "allow_submission_v4") == [address(client)]
+
+
+def test_a_reapplied_ruleset_keeps_the_bans(run_playbook, mail_hosts):
+    """A changed ruleset replaces rules and allowlists, never what fail2ban put into the ban sets."""
+    host = mail_hosts[MAIL_HOSTS[0]]
+    banned = "192.0.2.77"  # TEST-NET-1: nobody real
+    host.check_output(f"nft add element inet mailfort ban_sshd_v4 {{ {banned} }}")
+    try:
+        run = run_playbook(
+            "--limit",
+            MAIL_HOSTS[0],
+            "-e",
+            json.dumps(
+                {"mail_firewall_extra_services": [{"name": "metrics", "ports": [9100], "sources": ["192.0.2.0/28"]}]}
+            ),
+        )
+        assert run.returncode == 0, run.output[-4000:]
+        assert "tcp dport 9100" in stateless_table(host)
+        assert banned in set_elements(host, "ban_sshd_v4")
+    finally:
+        host.run(f"nft delete element inet mailfort ban_sshd_v4 {{ {banned} }}")
+        restored = run_playbook("--limit", MAIL_HOSTS[0])
+        assert restored.returncode == 0, restored.output[-4000:]
+    assert "tcp dport 9100" not in stateless_table(host)
+
+
+def test_an_unchanged_ruleset_is_not_applied_again(run_playbook, mail_hosts):
+    before = {name: (tree_state(h, ["/etc/mailfort"], RULESET), stateless_table(h)) for name, h in mail_hosts.items()}
+
+    run = run_playbook()
+
+    assert run.returncode == 0, run.output[-4000:]
+    assert all(r["changed"] == 0 for r in run.recap.values()), run.changed_tasks()
+    assert "Load the candidate" not in "".join(run.changed_tasks())
+    after = {name: (tree_state(h, ["/etc/mailfort"], RULESET), stateless_table(h)) for name, h in mail_hosts.items()}
+    assert after == before
