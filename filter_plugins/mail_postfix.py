@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""Postfix filters for mailfort: main.cf parameters, TLS policy table entries, mailboxes and the sender login map.
+"""Postfix filters for mailfort: main.cf parameters, TLS policy table entries, mailboxes, the sender login map and
+outbound quotas.
 
 ``mail_postfix_main_cf`` merges the role's own main.cf parameters with the user's extra ones. An extra parameter
 must be one Postfix knows (``mail_postfix_parameters.txt``, generated from ``postconf -d`` of Postfix 3.7.11 on
 Debian 12 and 3.10 on Debian 13), a per-transport parameter, one of the role's own or a restriction class; and an
 extra value that changes a parameter a hardening control depends on is refused unless it is acknowledged by name.
 The other filters validate the inputs of Postfix lookup tables (``smtp_tls_policy_maps``, the virtual mailboxes
-and ``smtpd_sender_login_maps``) and read ``postconf`` output back for comparison.
+and ``smtpd_sender_login_maps``), check the outbound quotas that mailfort-quota enforces, and read ``postconf``
+output back for comparison.
 
 Ansible loads every filter file on its own, so the small helpers (errors, undefined values, DNS names) are repeated
 here rather than shared with the other mail_* modules.
@@ -190,6 +192,41 @@ mail_postfix_parse_postconf:
       description: What the text is, used in error messages.
       type: str
       default: postconf output
+mail_postfix_quota:
+  name: mail_postfix_quota
+  short_description: Check the outbound quota limits and per-login overrides, and render them for mailfort-quota
+  description:
+    - "O(_input) is the list of default limits, each a dict with exactly the keys C(window) (seconds, 1 to 604800),
+      C(messages) and C(recipients) (1 to 1000000): a login may send at most that many messages and that many
+      recipients in any C(window) seconds. Each value must be a whole number (not a boolean, not a string); each
+      window may appear once; at least one limit is needed."
+    - "O(overrides) maps a login to its own list of limits, checked the same way, which replaces the defaults for
+      that login. An empty list exempts the login. Every login must be one of O(mailboxes) (compared
+      lower-cased): only a mailbox logs in and sends."
+  positional: _input, overrides, mailboxes, varname, overrides_varname
+  options:
+    _input:
+      description: The default limits.
+      type: list
+      elements: dict
+      required: true
+    overrides:
+      description: Login to its own limits. Null counts as empty.
+      type: dict
+      required: true
+    mailboxes:
+      description: The mailboxes, which are the logins.
+      type: list
+      elements: str
+      required: true
+    varname:
+      description: Name of the variable that held the default limits, used in error messages.
+      type: str
+      default: postfix_hardening_quota_limits
+    overrides_varname:
+      description: Name of the variable that held the overrides, used in error messages.
+      type: str
+      default: postfix_hardening_quota_overrides
 """
 
 EXAMPLES = r"""
@@ -231,6 +268,11 @@ EXAMPLES = r"""
     __postfix_hardening_needs_restart: >-
       {{ (__postfix_hardening_live.stdout | mail_postfix_parse_postconf('live postconf output'))
          != (__postfix_hardening_candidate.stdout | mail_postfix_parse_postconf('candidate postconf output')) }}
+- name: postfix | check the outbound quotas
+  ansible.builtin.set_fact:
+    __postfix_hardening_quota: >-
+      {{ postfix_hardening_quota_limits | mail_postfix_quota(postfix_hardening_quota_overrides,
+         postfix_hardening_mailboxes) }}
 """
 
 RETURN = r"""
@@ -256,6 +298,12 @@ mail_postfix_parse_postconf:
   _value:
     description: Parameter name to value, in the order of the output.
     type: dict
+mail_postfix_quota:
+  _value:
+    description: C(defaults), the limits as C(WINDOW:MESSAGES:RECIPIENTS) items joined by spaces, shortest window
+      first, and C(logins), each overridden login (lower-cased, sorted) to its limits in the same form (empty when
+      exempt).
+    type: dict
 """
 
 _MAIN_CF = "mail_postfix_main_cf"
@@ -263,6 +311,7 @@ _TLS_POLICIES = "mail_postfix_tls_policies"
 _MAILBOXES = "mail_postfix_mailboxes"
 _SENDER_LOGINS = "mail_postfix_sender_logins"
 _PARSE_POSTCONF = "mail_postfix_parse_postconf"
+_QUOTA = "mail_postfix_quota"
 
 _SHOWN_VALUE_MAX = 80
 
@@ -876,6 +925,77 @@ def mail_postfix_parse_postconf(text: Any, varname: str = "postconf output") -> 
     return result
 
 
+# -------------------------------------------------------------------------------------------- outbound quotas
+
+_QUOTA_KEYS = ("window", "messages", "recipients")
+_QUOTA_MAXIMUM = {"window": 7 * 86400, "messages": 1_000_000, "recipients": 1_000_000}
+
+
+def _quota_limits(limits: Any, where: str, *, allow_empty: bool) -> str:
+    """One list of limits as mailfort-quota's WINDOW:MESSAGES:RECIPIENTS items, shortest window first."""
+    _propagate_undefined(limits)
+    if not _is_list(limits):
+        raise _error(
+            _QUOTA, where, f"must be a list of limits (window, messages, recipients), got {type(limits).__name__}"
+        )
+    if not limits and not allow_empty:
+        raise _error(_QUOTA, where, "must hold at least one limit")
+    windows: dict[int, int] = {}
+    items = []
+    for index, limit in enumerate(limits):
+        _propagate_undefined(limit)
+        at = f"{where}[{index}]"
+        if not isinstance(limit, Mapping):
+            raise _error(_QUOTA, at, f"= {_show(limit)} must be a dict with window, messages and recipients")
+        unknown = sorted(str(key) for key in limit if key not in _QUOTA_KEYS)
+        if unknown:
+            raise _error(_QUOTA, at, f"has unknown key(s) {', '.join(unknown)}; the keys are {', '.join(_QUOTA_KEYS)}")
+        missing = [key for key in _QUOTA_KEYS if key not in limit]
+        if missing:
+            raise _error(_QUOTA, at, f"lacks {', '.join(missing)}; each limit has {', '.join(_QUOTA_KEYS)}")
+        for key in _QUOTA_KEYS:
+            value = limit[key]
+            _propagate_undefined(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _QUOTA_MAXIMUM[key]:
+                raise _error(
+                    _QUOTA, f"{at}.{key}", f"= {_show(value)} must be a whole number from 1 to {_QUOTA_MAXIMUM[key]}"
+                )
+        first = windows.setdefault(limit["window"], index)
+        if first != index:
+            raise _error(_QUOTA, f"{at}.window", f"= {limit['window']} is already the window of {where}[{first}]")
+        items.append((limit["window"], limit["messages"], limit["recipients"]))
+    return " ".join(f"{window}:{messages}:{recipients}" for window, messages, recipients in sorted(items))
+
+
+def mail_postfix_quota(
+    limits: Any,
+    overrides: Any,
+    mailboxes: Any,
+    varname: str = "postfix_hardening_quota_limits",
+    overrides_varname: str = "postfix_hardening_quota_overrides",
+) -> dict:
+    """The default outbound limits and each login's override, checked, as mailfort-quota's configuration wants."""
+    _propagate_undefined(limits, overrides, mailboxes, varname, overrides_varname)
+    logins = {login.lower() for login in _check_addresses(mailboxes, "mailboxes", _QUOTA)}
+    defaults = _quota_limits(limits, varname, allow_empty=False)
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, Mapping):
+        raise _error(
+            _QUOTA, overrides_varname, f"must be a dict of login to a list of limits, got {type(overrides).__name__}"
+        )
+    result: dict[str, str] = {}
+    for login, given in overrides.items():
+        _propagate_undefined(login, given)
+        where = f"{overrides_varname}.{login}"
+        if not isinstance(login, str) or login.lower() not in logins:
+            raise _error(_QUOTA, where, "is not one of the mailboxes; only a mailbox logs in and sends")
+        if login.lower() in result:
+            raise _error(_QUOTA, where, "is the same login as another key (compared lower-cased); give it once")
+        result[login.lower()] = _quota_limits(given, where, allow_empty=True)
+    return {"defaults": defaults, "logins": dict(sorted(result.items()))}
+
+
 class FilterModule:
     """mailfort Postfix filters."""
 
@@ -886,4 +1006,5 @@ class FilterModule:
             "mail_postfix_mailboxes": mail_postfix_mailboxes,
             "mail_postfix_sender_logins": mail_postfix_sender_logins,
             "mail_postfix_parse_postconf": mail_postfix_parse_postconf,
+            "mail_postfix_quota": mail_postfix_quota,
         }

@@ -1213,3 +1213,69 @@ def test_documented_choices_match_the_code():
         assert f"C({word})" in described
     for size in mail_postfix._FINGERPRINT_BYTES:
         assert str(size) in described
+
+
+# ------------------------------------------------------------------------------------------- mail_postfix_quota
+
+QUOTA_MAILBOXES = ["alice@example.org", "News@Example.org"]
+HOURLY = {"window": 3600, "messages": 200, "recipients": 1000}
+DAILY = {"window": 86400, "messages": 1000, "recipients": 3000}
+
+
+def test_quota_renders_defaults_shortest_window_first_and_overrides_by_lower_case_login():
+    overrides = {"news@example.org": [{"window": 60, "messages": 500, "recipients": 5000}], "ALICE@example.org": []}
+
+    result = mail_postfix.mail_postfix_quota([DAILY, HOURLY], overrides, QUOTA_MAILBOXES)
+
+    assert result == {
+        "defaults": "3600:200:1000 86400:1000:3000",
+        "logins": {"alice@example.org": "", "news@example.org": "60:500:5000"},
+    }
+
+
+def test_quota_without_overrides_has_no_logins():
+    assert mail_postfix.mail_postfix_quota([HOURLY], None, QUOTA_MAILBOXES)["logins"] == {}
+
+
+@pytest.mark.parametrize(
+    ("limits", "overrides", "match"),
+    [
+        ([], {}, r"postfix_hardening_quota_limits must hold at least one limit"),
+        ("3600:200:1000", {}, r"postfix_hardening_quota_limits must be a list of limits"),
+        ([{**HOURLY, "messages": -5}], {}, r"quota_limits\[0\]\.messages = -5 must be a whole number from 1"),
+        ([{**HOURLY, "recipients": 0}], {}, r"quota_limits\[0\]\.recipients = 0 must be a whole number from 1"),
+        ([{**HOURLY, "window": "3600"}], {}, r"quota_limits\[0\]\.window = '3600' must be a whole number"),
+        ([{**HOURLY, "messages": 2.5}], {}, r"quota_limits\[0\]\.messages = 2\.5 must be a whole number"),
+        ([{**HOURLY, "messages": True}], {}, r"quota_limits\[0\]\.messages = True must be a whole number"),
+        ([{**HOURLY, "window": 604801}], {}, r"quota_limits\[0\]\.window = 604801 must be a whole number from 1 to"),
+        ([{**HOURLY, "burst": 3}], {}, r"quota_limits\[0\] has unknown key\(s\) burst"),
+        ([{"window": 60, "messages": 3}], {}, r"quota_limits\[0\] lacks recipients"),
+        ([HOURLY, {**DAILY, "window": 3600}], {}, r"quota_limits\[1\]\.window = 3600 is already the window of"),
+        ([HOURLY], {"carol@example.org": []}, r"quota_overrides\.carol@example\.org is not one of the mailboxes"),
+        ([HOURLY], {"alice@example.org": [{**HOURLY, "messages": 0}]}, r"overrides\.alice@example\.org\[0\]\.mess"),
+        ([HOURLY], {"alice@example.org": None}, r"overrides\.alice@example\.org must be a list of limits"),
+        ([HOURLY], ["alice@example.org"], r"postfix_hardening_quota_overrides must be a dict of login"),
+        ([HOURLY], {"alice@example.org": [], "Alice@example.org": []}, r"is the same login as another key"),
+    ],
+    ids=[
+        "no default limit",
+        "limits not a list",
+        "negative messages",
+        "zero recipients",
+        "window as a string",
+        "fractional messages",
+        "boolean messages",
+        "window longer than a week",
+        "unknown key",
+        "missing key",
+        "window twice",
+        "override for a login that is no mailbox",
+        "bad override limit",
+        "override not a list",
+        "overrides not a dict",
+        "override twice in different case",
+    ],
+)
+def test_bad_quota_is_refused_naming_the_variable_and_the_rule(limits, overrides, match):
+    with pytest.raises(AnsibleFilterError, match=rf"^mail_postfix_quota: .*{match}"):
+        mail_postfix.mail_postfix_quota(limits, overrides, QUOTA_MAILBOXES)
