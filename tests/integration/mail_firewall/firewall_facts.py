@@ -5,7 +5,6 @@ run against the mail hosts' firewall (built on probes.py)."""
 from __future__ import annotations
 
 import json
-import shlex
 import time
 
 from probes import address, host_name
@@ -117,15 +116,19 @@ def counter(host, name: str) -> int:
 
 
 def stateless_table(host) -> str:
-    """The table without counters and meter contents: what a ruleset change would change."""
-    listing = host.check_output(f"nft --stateless list table {TABLE}")
-    # The meters' elements come and go with traffic; they are state, not rules.
-    return "\n".join(line for line in listing.splitlines() if "expires" not in line)
-
-
-def controller_address(host) -> str:
-    """The address the controller (this machine) reaches the scenario's network from: its gateway."""
-    return host.check_output("ip route show default | awk '{print $3}'")
+    """The table's rules, sets and allowlists without counter values and meter contents (which come and go with
+    traffic): what a ruleset change would change. JSON text, for comparisons and messages."""
+    listing = json.loads(host.check_output(f"nft -j --stateless list table {TABLE}"))["nftables"]
+    kept = []
+    for entry in listing:
+        ((kind, body),) = entry.items()
+        if kind == "metainfo":
+            continue
+        if kind == "set" and "dynamic" in body.get("flags", []):
+            body = {key: value for key, value in body.items() if key != "elem"}
+        body = {key: value for key, value in body.items() if key != "handle"}
+        kept.append({kind: body})
+    return json.dumps(kept, indent=1, sort_keys=True)
 
 
 def wait_until(check, timeout: float, interval: float = 0.5):
@@ -135,7 +138,3 @@ def wait_until(check, timeout: float, interval: float = 0.5):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
-
-
-def quoted(value: object) -> str:
-    return shlex.quote(json.dumps(value))
