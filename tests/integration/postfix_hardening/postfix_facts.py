@@ -43,11 +43,14 @@ BILLING_APP = f"billing-app@{DOMAIN}"  # a per-application account
 BILLING_APP_MAIN = "Walnut-Semaphore-Drift-42"
 BILLING = f"billing@{DOMAIN}"  # postfix_hardening_send_as: billing-app may send as billing@ too
 UNKNOWN_MAILBOX = f"carol@{DOMAIN}"
+CAMPAIGN = f"campaign@{DOMAIN}"  # sends only in test_quota.py, under its own low quota
+CAMPAIGN_MAIN = "Saffron-Tundra-Ledger-38"
 CREDENTIALS = {
     "alice's main password": ALICE_MAIN,
     "alice's laptop app password": ALICE_LAPTOP,
     "bob's main password": BOB_MAIN,
     "billing-app's password": BILLING_APP_MAIN,
+    "campaign's password": CAMPAIGN_MAIN,
 }
 WRONG_PASSWORD = "Marble-Thistle-Comet-26"  # noqa: S105  (a lab value that must never log in)
 
@@ -55,6 +58,17 @@ WRONG_PASSWORD = "Marble-Thistle-Comet-26"  # noqa: S105  (a lab value that must
 # address and service.
 CONNECTION_RATE_LIMIT = 15
 AUTH_RATE_LIMIT = 5
+
+# campaign@'s outbound quota (postfix_hardening_quota_overrides): per 3600 s, 3 messages and 5 recipients. The
+# other users keep the role's default quota, far above what the suite sends.
+CAMPAIGN_QUOTA_MESSAGES = 3
+CAMPAIGN_QUOTA_RECIPIENTS = 5
+CAMPAIGN_QUOTA_WINDOW = 3600
+# The outbound quota service (roles/postfix_hardening/vars/main.yml).
+QUOTA_PROGRAM = "/usr/local/lib/mailfort/mailfort_quota.py"
+QUOTA_CONFIG = "/etc/postfix/mailfort/quota.conf"
+QUOTA_UNITS = ("mailfort-quota.socket", "mailfort-quota.service")
+QUOTA_SOCKET = "/var/spool/postfix/private/mailfort-quota"
 
 SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT = 25, 587, 465
 CONFIG_DIR = "/etc/postfix"

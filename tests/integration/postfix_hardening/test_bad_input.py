@@ -38,6 +38,16 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
         {"postfix_hardening_extra": {"smtpd_tls_loglevl": "1"}},
         ["postfix_hardening_extra.smtpd_tls_loglevl", "is not a Postfix parameter", "smtpd_tls_loglevel"],
     ),
+    "negative outbound quota": (
+        TRIXIE,
+        {"postfix_hardening_quota_limits": [{"window": 3600, "messages": -1, "recipients": 100}]},
+        ["postfix_hardening_quota_limits[0].messages", "-1", "must be a whole number from 1"],
+    ),
+    "quota override for a login that is no mailbox": (
+        BOOKWORM,
+        {"postfix_hardening_quota_overrides": {"nobody@lab.mailfort.test": []}},
+        ["postfix_hardening_quota_overrides.nobody@lab.mailfort.test", "is not one of the mailboxes"],
+    ),
     "weakening extra without acknowledgement": (
         BOOKWORM,
         {"postfix_hardening_extra": {"smtpd_tls_auth_only": "no"}},
@@ -46,18 +56,26 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
 }
 
 
+def _quota_pid(host) -> str:
+    """The outbound quota service's main PID: a restart would change it."""
+    return host.check_output("systemctl show -P MainPID mailfort-quota.service")
+
+
 @pytest.fixture(scope="module")
 def refused_runs(run_playbook, podman_host):
     """Every case's run, with the state of both hosts before and after all of them."""
     hosts = {name: podman_host(name) for name in MAIL_HOSTS}
-    before = {name: (postfix_state(h), master_pid(h), now(h)) for name, h in hosts.items()}
+    before = {name: (postfix_state(h), master_pid(h), now(h), _quota_pid(h)) for name, h in hosts.items()}
     with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
         futures = {
             case: pool.submit(run_playbook, "--limit", target, "-e", json.dumps(extra_vars))
             for case, (target, extra_vars, _) in CASES.items()
         }
         runs = {case: future.result() for case, future in futures.items()}
-    after = {name: (postfix_state(h), master_pid(h), master_events(h, before[name][2])) for name, h in hosts.items()}
+    after = {
+        name: (postfix_state(h), master_pid(h), master_events(h, before[name][2]), _quota_pid(h))
+        for name, h in hosts.items()
+    }
     return before, runs, after
 
 
@@ -82,3 +100,10 @@ def test_bad_input_leaves_etc_postfix_and_the_running_postfix_alone(name, refuse
     assert after[name][0] == before[name][0], f"{name}: /etc/postfix changed"
     assert after[name][1] == before[name][1], f"{name}: Postfix was restarted"
     assert after[name][2] == [], f"{name}: Postfix's master logged {after[name][2]}"
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_bad_input_leaves_the_quota_service_running_as_it_was(name, refused_runs):
+    before, _, after = refused_runs
+    assert before[name][3] != "0", f"{name}: mailfort-quota was not running before the runs"
+    assert after[name][3] == before[name][3], f"{name}: mailfort-quota was restarted or stopped"
