@@ -124,9 +124,9 @@ def stateless_table(host) -> str:
         ((kind, body),) = entry.items()
         if kind == "metainfo":
             continue
-        if kind == "set" and "dynamic" in body.get("flags", []):
-            body = {key: value for key, value in body.items() if key != "elem"}
-        body = {key: value for key, value in body.items() if key != "handle"}
+        # The meters are the sets with timeouts; nft's JSON does not list their "dynamic" flag.
+        volatile = {"handle", "packets", "bytes"} | ({"elem"} if "timeout" in body.get("flags", []) else set())
+        body = {key: value for key, value in body.items() if key not in volatile}
         kept.append({kind: body})
     return json.dumps(kept, indent=1, sort_keys=True)
 
