@@ -27,8 +27,10 @@ JAILS = {
     "recidive": "ban_recidive",
 }
 TABLE = "inet mailfort"
-# The scenario sets fail2ban_maxretry: 3 (molecule.yml): one attempt more than that always bans.
-ATTEMPTS = 4
+# The scenario sets fail2ban_maxretry: 3 (molecule.yml). Dovecot 2.4 (Debian 13) slows an address down after a few
+# failures until Postfix logs "Connection lost to authentication server", which is not a failed login: try twice
+# as often as needed.
+ATTEMPTS = 6
 # From the last failed login to the ban; seen on Debian 12 and 13: under 1.5 s.
 BAN_WITHIN = 10
 SSH_PORT, SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, IMAPS_PORT = 22, 25, 587, 465, 993
@@ -227,13 +229,14 @@ def test_unban_restores_access(host, offender, offender_ip):
 
 
 def test_recidive_escalates_a_repeated_offender(host, offender, offender_ip):
-    # Two bans (the scenario's recidive maxretry is 2), each lifted in its own jail as if it had expired.
-    fail_logins(offender, host, "smtp")
-    wait_for_ban(host, "postfix-sasl", offender_ip)
-    host.run("fail2ban-client set postfix-sasl unbanip %s", offender_ip)
-    fail_logins(offender, host, "imap")
-    wait_for_ban(host, "dovecot", offender_ip)
-    host.run("fail2ban-client set dovecot unbanip %s", offender_ip)
+    # Up to two bans (the scenario's recidive maxretry is 2), each lifted in its own jail as if it had expired.
+    # recidive remembers bans of earlier tests for a day, so it may escalate after the first one already.
+    for service, jail in (("smtp", "postfix-sasl"), ("imap", "dovecot")):
+        if offender_ip in banned(host, "recidive"):
+            break
+        fail_logins(offender, host, service)
+        wait_for_ban(host, jail, offender_ip)
+        host.run("fail2ban-client set %s unbanip %s", jail, offender_ip)
 
     wait_for_ban(host, "recidive", offender_ip)
     assert offender_ip in set_elements(host, "recidive")
