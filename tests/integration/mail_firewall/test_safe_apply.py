@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from firewall_facts import (
@@ -157,10 +158,14 @@ BAD_INPUT = {
 
 @pytest.fixture(scope="module")
 def refused_runs(run_playbook, mail_hosts):
+    """Every bad-input run (at once: each stops in validation), with the state of both hosts before and after."""
     before = {name: state(h) for name, h in mail_hosts.items()}
-    runs = {
-        case: run_playbook("--limit", target, "-e", json.dumps(extra)) for case, (target, extra, _) in BAD_INPUT.items()
-    }
+    with ThreadPoolExecutor(max_workers=len(BAD_INPUT)) as pool:
+        futures = {
+            case: pool.submit(run_playbook, "--limit", target, "-e", json.dumps(extra))
+            for case, (target, extra, _) in BAD_INPUT.items()
+        }
+        runs = {case: future.result() for case, future in futures.items()}
     after = {name: state(h) for name, h in mail_hosts.items()}
     return before, runs, after
 
