@@ -5,7 +5,6 @@ run against the mail hosts' firewall (built on probes.py)."""
 from __future__ import annotations
 
 import json
-import time
 
 from probes import address, host_name
 
@@ -129,12 +128,3 @@ def stateless_table(host) -> str:
         body = {key: value for key, value in body.items() if key not in volatile}
         kept.append({kind: body})
     return json.dumps(kept, indent=1, sort_keys=True)
-
-
-def wait_until(check, timeout: float, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)

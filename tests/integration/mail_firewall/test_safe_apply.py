@@ -22,10 +22,9 @@ from firewall_facts import (
     STATE_DIR,
     TRIXIE,
     stateless_table,
-    wait_until,
 )
 from harness import assert_refused, tree_state
-from probes import address
+from probes import address, wait_for
 
 
 def controller_reaches(host, port: int = SSH_PORT, timeout: float = 3) -> bool:
@@ -100,7 +99,7 @@ def test_the_host_rolls_back_by_itself_when_the_controller_vanishes(scenario_pla
         start_new_session=True,
     )
     try:
-        applied = wait_until(
+        applied = wait_for(
             lambda: (
                 host.run(f"systemctl is-active {ROLLBACK_TIMER}").stdout.strip() == "active"
                 and not controller_reaches(host, timeout=1)
@@ -112,9 +111,9 @@ def test_the_host_rolls_back_by_itself_when_the_controller_vanishes(scenario_pla
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
 
-    assert wait_until(lambda: controller_reaches(host, timeout=1), timeout=40), "the host did not roll back"
+    assert wait_for(lambda: controller_reaches(host, timeout=1), timeout=40), "the host did not roll back"
     assert state(host) == before
-    assert wait_until(lambda: host.run(f"systemctl is-active {ROLLBACK_TIMER}").rc != 0, timeout=10)
+    assert wait_for(lambda: host.run(f"systemctl is-active {ROLLBACK_TIMER}").rc != 0, timeout=10)
 
 
 # case: (host, extra vars as JSON, words the error must name)
