@@ -5,6 +5,7 @@ run against the mail hosts' firewall (built on probes.py)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 from probes import address, host_name
 
@@ -27,9 +28,10 @@ MAIL_PORTS = [SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT, IMAPS_PORT]
 RATE_LIMIT_PER_MINUTE = 120
 RATE_LIMIT_BURST = 40
 
-# Connects to every port at once and says "open" (handshake done), "refused" (a reset: nothing listens, or a
-# reject rule) or "dropped" (no answer within the timeout: the firewall dropped the SYN).
-PORT_PROBE = """
+# Opens one TCP connection per port given (a port may be given many times), all at once, each closed straight away,
+# and says for each "open" (handshake done), "refused" (a reset: nothing listens, or a reject rule) or "dropped" (no
+# answer within the timeout: the firewall dropped the SYN), in the order given.
+CONNECT_PROBE = """
 import json, socket, sys
 from concurrent.futures import ThreadPoolExecutor
 address, ports, timeout = sys.argv[1], [int(p) for p in sys.argv[2].split(",")], float(sys.argv[3])
@@ -46,43 +48,25 @@ def state(port):
         return f"error: {error!r}"
 
 with ThreadPoolExecutor(len(ports)) as pool:
-    print(json.dumps(dict(zip(map(str, ports), pool.map(state, ports)))))
+    print(json.dumps(list(pool.map(state, ports))))
 """
 
-# Opens COUNT new TCP connections to one port at once, each closed straight away, and counts the outcomes.
-FLOOD_PROBE = """
-import json, socket, sys
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-address, port, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 
-def attempt(_):
-    try:
-        socket.create_connection((address, port), timeout=timeout).close()
-        return "open"
-    except ConnectionRefusedError:
-        return "refused"
-    except (TimeoutError, socket.timeout):
-        return "dropped"
-    except OSError as error:
-        return f"error: {error!r}"
-
-with ThreadPoolExecutor(count) as pool:
-    print(json.dumps(Counter(pool.map(attempt, range(count)))))
-"""
+def connect(peer, host, ports, timeout: float) -> list[str]:
+    """What PEER (a client container) finds on each port of the mail host, one new connection per entry."""
+    result = peer.run("python3 -c %s %s %s %s", CONNECT_PROBE, address(host), ",".join(map(str, ports)), str(timeout))
+    assert result.rc == 0, f"the connect probe against {host_name(host)} failed on {host_name(peer)}:\n{result.stderr}"
+    return json.loads(result.stdout)
 
 
 def port_states(peer, host, ports, timeout: float = 3) -> dict[int, str]:
-    """What PEER (a client container) finds on each TCP port of the mail host."""
-    result = peer.run("python3 -c %s %s %s %s", PORT_PROBE, address(host), ",".join(map(str, ports)), str(timeout))
-    assert result.rc == 0, f"the port probe against {host_name(host)} failed on {host_name(peer)}:\n{result.stderr}"
-    return {int(port): state for port, state in json.loads(result.stdout).items()}
+    """What PEER finds on each TCP port of the mail host."""
+    return dict(zip(ports, connect(peer, host, ports, timeout), strict=True))
 
 
 def flood(peer, host, port: int, count: int, timeout: float = 3) -> dict[str, int]:
-    result = peer.run("python3 -c %s %s %s %s %s", FLOOD_PROBE, address(host), str(port), str(count), str(timeout))
-    assert result.rc == 0, f"the flood against {host_name(host)} failed on {host_name(peer)}:\n{result.stderr}"
-    return json.loads(result.stdout)
+    """COUNT new connections to one port at once, counted by outcome."""
+    return dict(Counter(connect(peer, host, [port] * count, timeout)))
 
 
 def table(host) -> dict:
