@@ -7,6 +7,8 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
+# The independent judges of the mail_dns scenario (checkdmarc, dkimpy), apart from the toolchain: tests/judges/.
+JUDGES_VENV := $(CURDIR)/.venv-judges
 ANSIBLE_BUNDLE := ansible==12.3.0
 LAB_SUITES := bookworm trixie
 # One scenario per concern (molecule/<concern>/), each with hosts on Debian 12 and Debian 13.
@@ -22,12 +24,12 @@ export PY_COLORS ?= 0
 
 STAMPS := $(CURDIR)/.cache/stamps
 
-.PHONY: help setup packages venv collections images lint unit molecule test demo lab-up lab-down bench clean
+.PHONY: help setup packages venv judges collections images lint unit molecule test demo lab-up lab-down bench clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
-setup: packages venv collections images ## install everything mailfort needs (idempotent, seconds when done)
+setup: packages venv judges collections images ## install everything mailfort needs (idempotent, seconds when done)
 
 packages: ## Debian packages for podman, the lab images and the toolchain
 	@missing=$$(for p in $(HOST_PACKAGES); do \
@@ -42,6 +44,13 @@ venv: $(VENV)/.installed ## the pinned Python toolchain in .venv
 $(VENV)/.installed: requirements.txt
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement requirements.txt
+	@touch $@
+
+judges: $(JUDGES_VENV)/.installed ## checkdmarc and dkimpy in .venv-judges, for the mail_dns tests
+
+$(JUDGES_VENV)/.installed: tests/judges/requirements.txt
+	@[ -x $(JUDGES_VENV)/bin/python ] || $(PYTHON) -m venv $(JUDGES_VENV)
+	$(JUDGES_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement $<
 	@touch $@
 
 collections: venv ## Ansible collections from requirements.yml into ./collections
