@@ -203,9 +203,10 @@ class Publisher:
                 msg=f"mail_dns_update: {self.server} refused the update of zone {self.zone}: "
                 f"{dns.rcode.to_text(response.rcode())}"
             )
-        for name, rdtype, _ttl, delete, add in changes:
-            _, served = self.current(name, rdtype)
-            if any(r not in served for r in add) or any(r in served for r in delete):
+        for name, rdtype, ttl, delete, add in changes:
+            served_ttl, served = self.current(name, rdtype)
+            gone = [r for r in delete if r not in add]  # a TTL change deletes and adds the same rdata
+            if any(r not in served for r in add) or any(r in served for r in gone) or (add and served_ttl != ttl):
                 self.module.fail_json(
                     msg=f"mail_dns_update: {self.server} accepted the update but does not serve {name} "
                     f"{dns.rdatatype.to_text(rdtype)} as sent"

@@ -139,3 +139,9 @@ def test_the_mta_sts_policy_id_follows_the_policy(host, nameserver):
     records = [t for t in txt(nameserver, f"_mta-sts.{DOMAIN}") if t.startswith("v=STSv1")]
     assert len(records) == 1
     assert re.fullmatch(r"v=STSv1; id=[A-Za-z0-9]{1,32}", records[0]), records
+
+
+def test_caa_names_the_certificate_authority_and_the_incident_address(nameserver):
+    records = sorted(r.to_text() for r in query(nameserver, DOMAIN, "CAA"))
+
+    assert records == ['0 iodef "mailto:security@lab.mailfort.test"', '0 issue "ca.lab.mailfort.test"']
