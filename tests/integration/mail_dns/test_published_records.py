@@ -15,7 +15,8 @@ import ssl
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from dns_facts import DOMAIN, MX, checkdmarc_results, dkim_verdicts, fetch, query, submit, token, txt
+from dns_facts import DOMAIN, MX, TSIG_SECRET, checkdmarc_results, dkim_verdicts, fetch, query, submit, token, txt
+from harness import files_holding_secrets, secrets_in_journal
 from probes import address, host_name
 
 
@@ -145,3 +146,16 @@ def test_caa_names_the_certificate_authority_and_the_incident_address(nameserver
     records = sorted(r.to_text() for r in query(nameserver, DOMAIN, "CAA"))
 
     assert records == ['0 iodef "mailto:security@lab.mailfort.test"', '0 issue "ca.lab.mailfort.test"']
+
+
+def test_the_tsig_secret_never_appears_in_output(run_playbook, podman_host):
+    """A real run at -vvv prints module arguments and results: the TSIG secret is in none of them, nor on the hosts."""
+    run = run_playbook("-vvv", "--tags", "mail_dns")
+
+    assert run.returncode == 0, run.output[-3000:]
+    assert "mail_dns_update" in run.output  # the publishing task ran and printed its arguments
+    assert TSIG_SECRET not in run.output
+    for name in MX:
+        mail_host = podman_host(name)
+        assert secrets_in_journal(mail_host, {"TSIG secret": TSIG_SECRET}) == []
+        assert files_holding_secrets(mail_host, {"TSIG secret": TSIG_SECRET}, "/etc") == {}
