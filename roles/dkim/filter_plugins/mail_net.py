@@ -1,0 +1,1 @@
+../../../filter_plugins/mail_net.py
