@@ -35,7 +35,10 @@ def main(nameserver: str) -> int:
     headers = [value for name, value in signer.headers if name.lower() == b"dkim-signature"]
     for index, header in enumerate(headers):
         tags = dkim.util.parse_tag_value(b"".join(header.split()))
-        verifier = dkim.DKIM(message)
+        try:
+            verified, reason = bool(dkim.DKIM(message).verify(idx=index, dnsfunc=txt)), ""
+        except dkim.DKIMException as e:  # a broken signature (body hash mismatch) is a verdict, not a crash
+            verified, reason = False, str(e)
         verdicts.append(
             {
                 "d": tags.get(b"d", b"").decode(),
@@ -43,7 +46,8 @@ def main(nameserver: str) -> int:
                 "a": tags.get(b"a", b"").decode(),
                 "c": tags.get(b"c", b"").decode(),
                 "h": tags.get(b"h", b"").decode(),
-                "verified": bool(verifier.verify(idx=index, dnsfunc=txt)),
+                "verified": verified,
+                "reason": reason,
             }
         )
     json.dump(verdicts, sys.stdout)

@@ -31,6 +31,8 @@ MX = {
     "mailfort-dns-bookworm": {"name": f"mx1.{DOMAIN}", "rsa": "mx1r2026", "ed25519": "mx1e2026"},
     "mailfort-dns-trixie": {"name": f"mx2.{DOMAIN}", "rsa": "mx2r2026", "ed25519": "mx2e2026"},
 }
+# mta-sts.<domain> points to the first MX host, whose nginx serves the policy.
+MTA_STS_HOST = "mailfort-dns-bookworm"
 JUDGES = Path(__file__).resolve().parents[2] / "judges"
 
 

@@ -33,7 +33,7 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
     "invalid DMARC policy": (
         TRIXIE,
         {"mail_dns_dmarc": {"p": "block"}},
-        ["mail_dns_dmarc", f"DMARC record for {DOMAIN}", "p = 'block'", "RFC 9989"],
+        ["mail_dns_dmarc", f"DMARC record for {DOMAIN}", "block", "is not one of", "RFC 9989"],
     ),
     "DMARC report URI that is no mailto": (
         BOOKWORM,
@@ -43,7 +43,7 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
     "DMARC tag removed by RFC 9989": (
         TRIXIE,
         {"mail_dns_dmarc": {"p": "quarantine", "pct": 50}},
-        ["mail_dns_dmarc", "'pct'", "removed by RFC 9989"],
+        ["mail_dns_dmarc", "pct", "removed by RFC 9989"],
     ),
     "MTA-STS max_age over a year": (
         BOOKWORM,

@@ -15,7 +15,20 @@ import ssl
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
-from dns_facts import DOMAIN, MX, TSIG_SECRET, checkdmarc_results, dkim_verdicts, fetch, query, submit, token, txt
+from dns_facts import (
+    DOMAIN,
+    LAB_CA,
+    MTA_STS_HOST,
+    MX,
+    TSIG_SECRET,
+    checkdmarc_results,
+    dkim_verdicts,
+    fetch,
+    query,
+    submit,
+    token,
+    txt,
+)
 from harness import files_holding_secrets, secrets_in_journal
 from probes import address, host_name
 
@@ -69,13 +82,12 @@ def test_published_dkim_records_are_strings_of_at_most_255_octets(host, nameserv
     assert len(records[0].strings) == (2 if algorithm == "rsa" else 1)
 
 
-def test_checkdmarc_judges_spf_dmarc_mta_sts_and_tls_rpt_valid(host, anchor, project_dir, nameserver, tmp_path):
-    """Once for the domain: the policy web server (nginx on the first MX) serves what mail_dns wrote."""
-    if host_name(host) != "mailfort-dns-bookworm":
-        pytest.skip("the domain's records are judged once, through the host that serves the MTA-STS policy")
-    assert host.run("systemctl restart nginx").rc == 0
+def test_checkdmarc_judges_spf_dmarc_mta_sts_and_tls_rpt_valid(podman_host, project_dir, nameserver, tmp_path):
+    """Once for the domain: the policy's web server (nginx on the first MX) serves what mail_dns wrote there."""
+    policy_host = podman_host(MTA_STS_HOST)
+    assert policy_host.run("systemctl restart nginx").rc == 0
     bundle = tmp_path / "lab-ca.pem"
-    bundle.write_text(anchor)
+    bundle.write_text(policy_host.file(LAB_CA).content_string)
 
     results = checkdmarc_results(project_dir, nameserver, bundle)
 
