@@ -132,7 +132,7 @@ class Publisher:
         if params["key_name"]:
             try:
                 self.keyring = dns.tsigkeyring.from_text({params["key_name"]: params["key_secret"]})
-            except Exception as e:  # noqa: BLE001 - dnspython raises several types for a bad secret
+            except (ValueError, TypeError, dns.exception.DNSException) as e:  # a bad base64 secret or key name
                 module.fail_json(msg=f"mail_dns_update: the TSIG key {params['key_name']!r} is unusable: {e}")
             self.algorithm = dns.name.from_text(params["key_algorithm"])
 
