@@ -56,6 +56,7 @@ def _keep_sending(host, client, anchor, project_dir, nameserver, *, stop: thread
         submit(client, host, subject)
         verdicts = dkim_verdicts(project_dir, nameserver, fetch(host, anchor, subject))
         seen.append({"subject": subject, "verdicts": verdicts})
+        stop.wait(2)  # a steady trickle, not a load that slows the playbook down
     return seen
 
 
