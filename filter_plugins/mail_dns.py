@@ -1464,17 +1464,7 @@ def _tlsrpt_uri(record: str, index: int, uri: Any) -> str:
             )
     if not uri.isascii() or any(char.isspace() or not char.isprintable() for char in uri):
         raise _error(_TLSRPT, record, f"{where} = {_show(uri)} has whitespace or non-ASCII characters (RFC 3986)")
-    scheme = uri.partition(":")[0].lower()
-    try:
-        if scheme == "mailto":
-            return _mailto(uri, bang=True)[0]
-        if scheme == "https":
-            return _https_uri(uri)
-    except ValueError as e:
-        raise _error(_TLSRPT, record, f"{where} = {_show(uri)} {e}") from e
-    raise _error(
-        _TLSRPT, record, f"{where} = {_show(uri)} must be a mailto: or https: URI (RFC 8460 section 3 knows no other)"
-    )
+    return _mailto_or_https(_TLSRPT, record, where, uri, "RFC 8460 section 3 knows no other")
 
 
 def mail_dns_tlsrpt(spec: dict, domain: str, ttl: int = 3600) -> dict[str, Any]:
@@ -1594,20 +1584,25 @@ def _caa_issuer(record: str, where: str, value: Any) -> str:
     return "; ".join(written)
 
 
+def _mailto_or_https(kind: str, record: str, where: str, uri: str, rule: str) -> str:
+    """A report URI that must be mailto: or https:, normalised; RULE says which RFC allows only these two."""
+    scheme = uri.partition(":")[0].lower()
+    try:
+        if scheme == "mailto":
+            return _mailto(uri, bang=True)[0]
+        if scheme == "https":
+            return _https_uri(uri)
+    except ValueError as e:
+        raise _error(kind, record, f"{where} = {_show(uri)} {e}") from e
+    raise _error(kind, record, f"{where} = {_show(uri)} must be a mailto: or https: URI ({rule})")
+
+
 def _caa_iodef(record: str, where: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _error(_CAA, record, f"{where} = {_show(value)} must be a mailto: or https: URI (a string)")
     if not value.isascii() or any(char.isspace() or char in '"\\;' or not char.isprintable() for char in value):
         raise _error(_CAA, record, f"{where} = {_show(value)} has whitespace, quotes, ';' or non-ASCII characters")
-    scheme = value.partition(":")[0].lower()
-    try:
-        if scheme == "mailto":
-            return _mailto(value, bang=True)[0]
-        if scheme == "https":
-            return _https_uri(value)
-    except ValueError as e:
-        raise _error(_CAA, record, f"{where} = {_show(value)} {e}") from e
-    raise _error(_CAA, record, f"{where} = {_show(value)} must be a mailto: or https: URI (RFC 8659 section 4.4)")
+    return _mailto_or_https(_CAA, record, where, value, "RFC 8659 section 4.4")
 
 
 def mail_dns_caa(spec: dict, domain: str, ttl: int = 3600) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import imaplib
 import json
+import os
 import secrets
 import ssl
 import subprocess
@@ -34,6 +35,18 @@ MX = {
 # mta-sts.<domain> points to the first MX host, whose nginx serves the policy.
 MTA_STS_HOST = "mailfort-dns-bookworm"
 JUDGES = Path(__file__).resolve().parents[2] / "judges"
+
+
+def inventory_keys(name: str) -> list[dict]:
+    """dkim_keys of the host as molecule's inventory gives it, with the dkim role's defaults filled in."""
+    shown = subprocess.run(
+        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", name],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    defaults = {"algorithm": "rsa", "bits": 2048, "signing": True, "state": "present"}
+    return [defaults | key for key in json.loads(shown)["dkim_keys"]]
 
 
 def container_address(name: str) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from dns_facts import inventory_keys
 from harness import assert_refused, tree_state
 from probes import host_name
 
@@ -40,19 +40,6 @@ MANAGED = [
     "/etc/systemd/system/opendkim.service.d",
     "/etc/systemd/system/opendkim-ed25519.service",
 ]
-
-
-def inventory_keys(name: str) -> list[dict]:
-    """dkim_keys of the host as molecule's inventory gives it, with the role's defaults filled in."""
-    shown = subprocess.run(
-        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", name],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    keys = json.loads(shown)["dkim_keys"]
-    defaults = {"algorithm": "rsa", "bits": 2048, "signing": True, "state": "present"}
-    return [defaults | key for key in keys]
 
 
 @pytest.fixture(scope="module")

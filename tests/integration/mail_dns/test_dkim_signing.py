@@ -10,14 +10,12 @@ the difference. dkimpy's verdict on the signatures, against the published record
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import secrets
-import subprocess
 import time
 
 import pytest
+from dns_facts import inventory_keys
 from harness import secrets_in_journal
 from probes import address, host_name, run_probe
 
@@ -63,15 +61,8 @@ def message(subject: str, sender: str = BOB) -> str:
 
 def selectors(name: str) -> dict[str, str]:
     """The host's signing selector of each algorithm, from molecule's inventory."""
-    shown = subprocess.run(
-        ["ansible-inventory", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--host", name],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    keys = json.loads(shown)["dkim_keys"]
-    signing = [k for k in keys if k.get("state", "present") == "present" and k.get("signing", True)]
-    return {k.get("algorithm", "rsa"): k["selector"] for k in signing}
+    keys = inventory_keys(name)
+    return {k["algorithm"]: k["selector"] for k in keys if k["state"] == "present" and k["signing"]}
 
 
 def delivered(host, subject: str, timeout: float = 30) -> str:
