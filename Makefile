@@ -9,10 +9,10 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 # The independent judges of the mail_dns scenario (checkdmarc, dkimpy), apart from the toolchain: tests/judges/.
 JUDGES_VENV := $(CURDIR)/.venv-judges
+# The TLS scanner that judges the lab's TLS ports, in a venv of its own (it needs another cryptography).
+SSLYZE_VENV := $(CURDIR)/.venv-sslyze
 ANSIBLE_BUNDLE := ansible==12.3.0
 LAB_SUITES := bookworm trixie
-# One scenario per concern (molecule/<concern>/), each with hosts on Debian 12 and Debian 13.
-SCENARIOS ?= $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard molecule/*/molecule.yml)))))
 # Debian packages the toolchain and the lab need on this machine.
 HOST_PACKAGES := podman runc netavark aardvark-dns iptables debootstrap python3-venv openssl git make
 
@@ -24,7 +24,7 @@ export PY_COLORS ?= 0
 
 STAMPS := $(CURDIR)/.cache/stamps
 
-.PHONY: help setup packages venv judges collections images lint unit molecule test demo lab-up lab-down bench clean
+.PHONY: help setup packages venv judges collections images lint unit molecule lab-test test demo lab-up lab-down bench clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -46,11 +46,16 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement requirements.txt
 	@touch $@
 
-judges: $(JUDGES_VENV)/.installed ## checkdmarc and dkimpy in .venv-judges, for the mail_dns tests
+judges: $(JUDGES_VENV)/.installed $(SSLYZE_VENV)/.installed ## checkdmarc and dkimpy in .venv-judges, sslyze in .venv-sslyze
 
 $(JUDGES_VENV)/.installed: tests/judges/requirements.txt
 	@[ -x $(JUDGES_VENV)/bin/python ] || $(PYTHON) -m venv $(JUDGES_VENV)
 	$(JUDGES_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement $<
+	@touch $@
+
+$(SSLYZE_VENV)/.installed: tests/judges/sslyze-requirements.txt
+	@[ -x $(SSLYZE_VENV)/bin/python ] || $(PYTHON) -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement $<
 	@touch $@
 
 collections: venv ## Ansible collections from requirements.yml into ./collections
@@ -69,8 +74,13 @@ lint: venv collections ## yamllint, ansible-lint (production profile), ruff, rol
 unit: venv collections ## unit tests of the filter plugins and helpers
 	python -m pytest tests/unit
 
-molecule: setup ## every molecule scenario, Debian 12 and 13
-	@for s in $(SCENARIOS); do echo "=== molecule scenario $$s"; molecule test --scenario-name "$$s" || exit 1; done
+molecule: setup ## the shared lab (molecule/lab): create, check, converge, every test phase, destroy
+	tools/lab-test
+
+# One part or several of the lab run on the lab as it is, e.g. `make lab-test PHASE="converge readonly"`.
+PHASE ?=
+lab-test: setup ## parts of the lab run: PHASE="create check converge rerun readonly bad_input mutator destructive destroy"
+	tools/lab-test $(PHASE)
 
 test: setup lint unit molecule ## everything CI runs
 
@@ -82,11 +92,13 @@ demo: setup ## build the lab, harden its mail host, audit it, print the result
 lab-up: setup ## start the lab containers
 	ansible-playbook playbooks/lab.yml
 
-lab-down: venv collections ## remove the lab containers and network
+lab-down: venv collections ## remove the lab containers and network, the demo's and the test lab's
 	ansible-playbook playbooks/lab.yml -e mailfort_lab_state=absent
+	tools/lab-test destroy
+	rm -rf .lab/test
 
 bench: venv ## filter throughput (molecule timings to follow): medians and ratios; fails only on errors, not times
 	bench/run
 
 clean: lab-down ## remove the lab, the toolchain and caches (lab images stay; `podman rmi` removes them)
-	rm -rf $(VENV) .cache collections .lab .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(JUDGES_VENV) $(SSLYZE_VENV) .cache collections .lab .pytest_cache .ruff_cache
