@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Shared fixtures for the testinfra suites that molecule's verify step runs.
+"""Shared fixtures of the integration suites, which all run in the one lab (molecule/lab, tests/integration/lab.py).
 
-Each molecule scenario converges with the playbook of the same name (`playbooks/<scenario>.yml`) and points its
-verifier at `tests/integration/<scenario>/`, plus the checks in `tests/integration/common/`. Molecule passes its
-environment to pytest: the generated inventory, its ansible.cfg and the scenario's name, so these fixtures can
-run the scenario's playbook again exactly as molecule did.
+tools/lab-test converges the lab once, then runs these suites in phases, one pytest run each: every test module
+names its phase with a marker (PHASES below), and a test without exactly one phase is an error. Run one file while
+iterating, against a converged lab: `.venv/bin/pytest -p no:cacheprovider tests/integration/<concern>/<file>.py`
+(README, contributing). The `host` fixture is testinfra's, over both MX hosts unless --hosts says otherwise.
 """
 
 from __future__ import annotations
@@ -18,12 +18,45 @@ from pathlib import Path
 
 import pytest
 import testinfra
+from lab import INVENTORY, MAIL_HOSTS, PROJECT_DIR
+
+# The phases, in the order tools/lab-test runs them, and what belongs in each.
+PHASES = {
+    "rerun": "re-runs site.yml on the converged lab (-vvv, --check --diff): idempotence and secrets in the output",
+    "readonly": "protocol and state checks that change nothing a later test sees; run in parallel, a worker per MX",
+    "bad_input": "playbook runs that must be refused at validation, with the hosts compared before and after",
+    "mutator": "changes the lab and restores it (activation, firewall apply and rollback, bans, renewal, quota)",
+    "destructive": "changes the lab for good (DKIM rotation, credential revocation): last",
+}
 
 RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
     r"\s+failed=(?P<failed>\d+)",
     re.MULTILINE,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for phase, what in PHASES.items():
+        config.addinivalue_line("markers", f"{phase}: phase of the lab tests: {what}")
+    if not config.option.hosts:
+        config.option.hosts = ",".join(f"podman://{name}" for name in MAIL_HOSTS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test has exactly one phase; under pytest-xdist (--dist loadgroup) the tests of one MX host run on one
+    worker, so that the two hosts are tested side by side and no host sees two suites at once."""
+    unphased = []
+    for item in items:
+        phases = [mark.name for mark in item.iter_markers() if mark.name in PHASES]
+        if len(phases) != 1:
+            unphased.append(f"{item.nodeid}: {phases or 'no phase'}")
+        callspec = getattr(item, "callspec", None)
+        host = callspec.params.get("_testinfra_host") if callspec else None
+        item.add_marker(pytest.mark.xdist_group(getattr(host, "backend", None) and host.backend.name or "lab"))
+    if unphased:
+        raise pytest.UsageError("each lab test needs exactly one phase marker (" + ", ".join(PHASES) + "):\n" +
+                                "\n".join(unphased))
 
 
 @dataclass(frozen=True)
@@ -51,49 +84,94 @@ class PlaybookRun:
         return tasks
 
 
-def _molecule_env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail(f"{name} is not set: run these tests through molecule (make test), not pytest alone")
-    return value
-
-
 @pytest.fixture(scope="session")
 def project_dir() -> Path:
-    return Path(_molecule_env("MOLECULE_PROJECT_DIRECTORY"))
+    return PROJECT_DIR
 
 
 @pytest.fixture(scope="session")
-def scenario_playbook(project_dir: Path) -> Path:
-    return project_dir / "playbooks" / f"{_molecule_env('MOLECULE_SCENARIO_NAME')}.yml"
+def site_playbook() -> Path:
+    return PROJECT_DIR / "playbooks" / "site.yml"
+
+
+def ansible_playbook(*args: str, playbook: Path, inventory: Path = INVENTORY, timeout: int = 900) -> PlaybookRun:
+    """One ansible-playbook run against the lab with the project's ansible.cfg, its output captured."""
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(playbook), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=PROJECT_DIR,
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg"),
+            "CONTAINERS_CONF": str(PROJECT_DIR / "lab" / "containers.conf"),
+            "ANSIBLE_FORCE_COLOR": "false",
+            "ANSIBLE_NOCOLOR": "true",
+        },
+    )
+    return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
 
 
 @pytest.fixture(scope="session")
-def run_playbook(scenario_playbook: Path) -> Callable[..., PlaybookRun]:
-    """Run the scenario's playbook against molecule's inventory with extra arguments."""
-    inventory = _molecule_env("MOLECULE_INVENTORY_FILE")
+def run_playbook(site_playbook: Path) -> Callable[..., PlaybookRun]:
+    """Run a playbook (site.yml unless told) against the lab's inventory with extra arguments."""
 
-    def run(*args: str, playbook: Path | None = None) -> PlaybookRun:
-        proc = subprocess.run(
-            ["ansible-playbook", "-i", inventory, str(playbook or scenario_playbook), *args],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-            env={**os.environ, "ANSIBLE_FORCE_COLOR": "false", "ANSIBLE_NOCOLOR": "true"},
-        )
-        return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
+    def run(*args: str, playbook: Path | None = None, inventory: Path = INVENTORY) -> PlaybookRun:
+        return ansible_playbook(*args, playbook=playbook or site_playbook, inventory=inventory)
 
     return run
 
 
 @pytest.fixture(scope="session")
-def check_diff_run(run_playbook: Callable[..., PlaybookRun]) -> PlaybookRun:
-    """One `--check --diff` run of the scenario's playbook on the converged hosts, shared by the checks."""
-    return run_playbook("--check", "--diff", "-v")
+def podman_host() -> Callable[[str], testinfra.host.Host]:
+    """A testinfra host for any container of the lab, e.g. the client."""
+    return lambda name: testinfra.get_host(f"podman://{name}")
+
+
+# What site.yml manages on an MX host: a re-run that changes nothing leaves every entry here as it was (mode, owner,
+# inode, mtime, content), sockets included, which a restarted daemon would make anew.
+MANAGED_TREES = (
+    "/etc/ssl/mailfort",
+    "/etc/postfix",
+    "/etc/dovecot",
+    "/var/spool/postfix/private",
+    "/var/spool/postfix/opendkim",
+    "/etc/opendkim",
+    "/etc/mailfort",
+    "/etc/fail2ban",
+)
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """One more run of site.yml on the converged MX hosts, with every managed tree's state before and after."""
+
+    run: PlaybookRun
+    before: dict[str, str]
+    after: dict[str, str]
+
+    def entries(self, name: str, prefix: str, when: str = "after") -> list[str]:
+        """The lines of one host's state (before or after) for the paths below PREFIX."""
+        state = self.before[name] if when == "before" else self.after[name]
+        return [line for line in state.splitlines() if prefix in line]
 
 
 @pytest.fixture(scope="session")
-def podman_host() -> Callable[[str], testinfra.host.Host]:
-    """A testinfra host for any container of the scenario, e.g. the client."""
-    return lambda name: testinfra.get_host(f"podman://{name}")
+def rerun(run_playbook, podman_host) -> Rerun:
+    """The rerun phase's one -vvv run of site.yml, so that every module argument and result is printed: shared by
+    the checks that nothing changed (recap and trees) and that no secret is ever shown."""
+    from harness import tree_state
+
+    hosts = {name: podman_host(name) for name in MAIL_HOSTS}
+    before = {name: tree_state(h, MANAGED_TREES, "/etc/postfix/main.cf") for name, h in hosts.items()}
+    run = run_playbook("-vvv")
+    after = {name: tree_state(h, MANAGED_TREES, "/etc/postfix/main.cf") for name, h in hosts.items()}
+    return Rerun(run, before, after)
+
+
+@pytest.fixture(scope="session")
+def check_diff_run(run_playbook) -> PlaybookRun:
+    """The rerun phase's one `site.yml --check --diff` on the converged hosts, as the README tells users to run first."""
+    return run_playbook("--check", "--diff", "-v")

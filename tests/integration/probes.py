@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Probes a client container runs against the mail hosts of a scenario, and the helpers that run them.
+"""Probes a client container runs against the mail hosts of the lab, and the helpers that run them.
 
 The probes are Python scripts for the client (Debian 12, standard library only). Each takes one argument, a
 base64-encoded JSON spec with the mail host's address, the certificate's name and the lab CA (the trust anchor),
@@ -14,10 +14,10 @@ import json
 import time
 from typing import Any
 
-# The name the mail hosts' certificate carries (mail_tls_san_dns in each scenario's molecule.yml), and the lab CA
-# that mail_tls puts next to it: the trust anchor of every probe.
-SERVER_NAME = "mx.lab.mailfort.test"
-LAB_CA = "/etc/ssl/mailfort/lab-ca/ca.pem"
+from lab import ADDRESSES, LAB_CA, NAMES
+
+# Each probe names the host by its own name in DNS (the first name of its certificate, lab.NAMES) and trusts the CA
+# that signed it: the lab CA that mail_tls puts next to the certificate (lab.LAB_CA), unless a spec says otherwise.
 
 # Every probe starts with this: the spec, the certificate's name resolved to the mail host's address, and a TLS
 # context that verifies as a mail client does.
@@ -136,10 +136,13 @@ def host_name(host) -> str:
 
 
 def address(host) -> str:
-    """The host's IPv4 address on the scenario's network."""
-    addresses = host.interface("eth0", "inet").addresses
-    assert addresses, f"{host_name(host)} has no IPv4 address on eth0"
-    return addresses[0]
+    """The host's IPv4 address on the lab network (lab.ADDRESSES)."""
+    return ADDRESSES[host_name(host)]
+
+
+def server_name(host) -> str:
+    """The host's name in DNS, which its certificate carries first (lab.NAMES)."""
+    return NAMES[host_name(host)]
 
 
 def port_states(client, host, ports) -> dict[int, str]:
@@ -151,7 +154,7 @@ def port_states(client, host, ports) -> dict[int, str]:
 
 def probe_spec(host, **spec: Any) -> dict:
     """The part of every probe's spec that says where the mail host is and how to trust it."""
-    return {"address": address(host), "name": SERVER_NAME, "anchor": host.file(LAB_CA).content_string, **spec}
+    return {"address": address(host), "name": server_name(host), "anchor": host.file(LAB_CA).content_string, **spec}
 
 
 def encode(spec: dict) -> str:

@@ -1,12 +1,40 @@
 # SPDX-License-Identifier: MIT
-"""Checks every scenario shares: a converged host is stable under a dry run."""
+"""A converged lab is stable: one more real run of site.yml (at -vvv) changes nothing, neither in its recap nor in
+any tree site.yml manages on the MX hosts, and the dry run the README tells users to start with
+(`site.yml --check --diff`) reports no change and prints no diff."""
 
 from __future__ import annotations
+
+import pytest
+from conftest import MANAGED_TREES
+from lab import MAIL_HOSTS
+from probes import host_name
+
+pytestmark = pytest.mark.rerun
+
+
+def test_rerun_succeeds_on_every_mx_host(rerun):
+    assert rerun.run.returncode == 0, rerun.run.output[-4000:]
+    assert set(rerun.run.recap) >= set(MAIL_HOSTS), rerun.run.output[-4000:]
+
+
+def test_rerun_reports_no_change(rerun):
+    changed = {host: r["changed"] for host, r in rerun.run.recap.items() if r["changed"]}
+    assert not changed, "a second run changed:\n" + "\n".join(rerun.run.changed_tasks())
+
+
+@pytest.mark.parametrize("tree", MANAGED_TREES)
+def test_rerun_leaves_every_managed_tree_untouched(host, rerun, tree):
+    before = rerun.entries(host_name(host), tree, when="before")
+    after = rerun.entries(host_name(host), tree)
+    assert before, f"{host_name(host)}: nothing below {tree} to compare"
+    changed = sorted(set(before) ^ set(after))
+    assert not changed, f"{host_name(host)}: the second run touched:\n" + "\n".join(changed[:40])
 
 
 def test_check_diff_run_on_converged_hosts_succeeds(check_diff_run):
     assert check_diff_run.returncode == 0, check_diff_run.output[-4000:]
-    assert check_diff_run.recap, "ansible-playbook printed no PLAY RECAP:\n" + check_diff_run.output[-4000:]
+    assert set(check_diff_run.recap) >= set(MAIL_HOSTS), check_diff_run.output[-4000:]
 
 
 def test_check_diff_run_on_converged_hosts_reports_no_change(check_diff_run):
