@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
+from harness import tree_state
 from lab import INVENTORY, MAIL_HOSTS, PROJECT_DIR
 
 # The phases, in the order tools/lab-test runs them, and what belongs in each.
@@ -53,10 +54,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             unphased.append(f"{item.nodeid}: {phases or 'no phase'}")
         callspec = getattr(item, "callspec", None)
         host = callspec.params.get("_testinfra_host") if callspec else None
-        item.add_marker(pytest.mark.xdist_group(getattr(host, "backend", None) and host.backend.name or "lab"))
+        item.add_marker(pytest.mark.xdist_group((getattr(host, "backend", None) and host.backend.name) or "lab"))
     if unphased:
-        raise pytest.UsageError("each lab test needs exactly one phase marker (" + ", ".join(PHASES) + "):\n" +
-                                "\n".join(unphased))
+        raise pytest.UsageError(
+            "each lab test needs exactly one phase marker (" + ", ".join(PHASES) + "):\n" + "\n".join(unphased)
+        )
 
 
 @dataclass(frozen=True)
@@ -162,8 +164,6 @@ class Rerun:
 def rerun(run_playbook, podman_host) -> Rerun:
     """The rerun phase's one -vvv run of site.yml, so that every module argument and result is printed: shared by
     the checks that nothing changed (recap and trees) and that no secret is ever shown."""
-    from harness import tree_state
-
     hosts = {name: podman_host(name) for name in MAIL_HOSTS}
     before = {name: tree_state(h, MANAGED_TREES, "/etc/postfix/main.cf") for name, h in hosts.items()}
     run = run_playbook("-vvv")
@@ -173,5 +173,5 @@ def rerun(run_playbook, podman_host) -> Rerun:
 
 @pytest.fixture(scope="session")
 def check_diff_run(run_playbook) -> PlaybookRun:
-    """The rerun phase's one `site.yml --check --diff` on the converged hosts, as the README tells users to run first."""
+    """The rerun phase's one `site.yml --check --diff` on the converged hosts, as the README tells users to run it."""
     return run_playbook("--check", "--diff", "-v")
