@@ -1,31 +1,51 @@
 # SPDX-License-Identifier: MIT
-"""What the dovecot_hardening scenario (molecule/dovecot_hardening) deploys where, the lab users it is given, and
-the IMAP and POP3 probes the client container runs against the mail hosts (built on probes.py, which has the TLS
-probes and the helpers that run them).
+"""What dovecot_hardening deploys where on the lab's MX hosts, and the IMAP and POP3 probes the client container
+runs against them (built on probes.py, which has the TLS probes and the helpers that run them). The hosts, users and
+passwords are the lab's (lab.py).
 """
 
 from __future__ import annotations
 
+import json
+
 from harness import tree_state
-from probes import PREAMBLE, run_probe
+from lab import (
+    ALICE,
+    ALICE_APPS,
+    ALICE_MAIN,
+    BILLING_APP,
+    BILLING_APP_PASSWORD,
+    BOB,
+    BOB_MAIN,
+    CAMPAIGN,
+    CAMPAIGN_PASSWORD,
+    CREDENTIALS,
+    MX1,
+    MX2,
+)
+from probes import PREAMBLE, address, host_name, run_probe
 
-# The scenario's hosts (molecule/dovecot_hardening/molecule.yml).
-BOOKWORM = "mailfort-dovecot-bookworm"  # Debian 12, Dovecot 2.3: the role's defaults, IMAPS only
-TRIXIE = "mailfort-dovecot-trixie"  # Debian 13, Dovecot 2.4: IMAP with STARTTLS and POP3S enabled too
-MAIL_HOSTS = [BOOKWORM, TRIXIE]
-CLIENT = "mailfort-dovecot-client"
-
-# Where clients log in on each host: service -> port. "imap-starttls" is IMAP on 143 upgraded with STARTTLS.
+# Where clients log in on each MX host: service -> port. "imap-starttls" is IMAP on 143 upgraded with STARTTLS.
 SERVICES = {
-    BOOKWORM: {"imaps": 993},
-    TRIXIE: {"imaps": 993, "imap-starttls": 143, "pop3s": 995},
+    MX1: {"imaps": 993},  # Dovecot 2.3, the role's defaults: IMAPS only
+    MX2: {"imaps": 993, "imap-starttls": 143, "pop3s": 995},  # Dovecot 2.4, host_vars turn on STARTTLS and POP3S
 }
-# (host, service) pairs for tests that log in everywhere a client can, and their test ids.
+# Every service some host offers, and every port with implicit TLS, to parametrise tests that run on each host
+# (testinfra's `host`) with; conftest.py deselects a host's cases for what it does not offer (offers below).
+ALL_SERVICES = sorted({service for services in SERVICES.values() for service in services})
+IMPLICIT_TLS_PORTS = sorted({port for services in SERVICES.values() for port in services.values() if port != 143})
+# (host, service) pairs for tests that log in everywhere a client can by host name, and their test ids.
 SERVICE_CASES = [(name, service) for name, services in SERVICES.items() for service in services]
 SERVICE_IDS = [f"{name}-{service}" for name, service in SERVICE_CASES]
 MAIL_PORTS = (110, 143, 993, 995)  # every IMAP and POP3 port, open or not
 POSTFIX_PORTS = (25, 465, 587)  # SMTP, submissions and submission belong to Postfix, never to Dovecot
-IMPLICIT_TLS_PORTS = [(name, port) for name, services in SERVICES.items() for port in services.values() if port != 143]
+
+
+def offers(name: str, service: str | None = None, port: int | None = None) -> bool:
+    """Whether the MX host serves the service (and the port), as SERVICES has it."""
+    services = SERVICES.get(name, {})
+    return (service is None or service in services) and (port is None or port in services.values())
+
 
 DOVECOT_CONF = "/etc/dovecot/dovecot.conf"
 CREDENTIALS_DIR = "/etc/dovecot/mailfort"
@@ -34,16 +54,8 @@ AUTH_SOCKET = "/var/spool/postfix/private/auth"
 LMTP_SOCKET = "/var/spool/postfix/private/dovecot-lmtp"
 STATE_DIRS = ("/etc/dovecot", "/var/spool/postfix/private")
 
-# The users molecule.yml gives the role. Lab-only passwords: a real inventory takes them from ansible-vault.
-ALICE = "alice@lab.mailfort.test"
-ALICE_MAIN = "Tangerine-Orbit-Velvet-91"  # barred from mail (mail_login: false)
-ALICE_APPS = {
-    "laptop": "Quartz-Lantern-Meadow-57",
-    "phone": "Cobalt-Harbor-Whisper-38",
-    "backup": "Saffron-Glacier-Ember-64",
-}
-BOB = "bob@lab.mailfort.test"
-BOB_MAIN = "Juniper-Cascade-Falcon-73"  # allowed for mail (mail_login: true), no app passwords
+# The lab's user list as the inventory gives it to the role (group_vars/mail_servers.yml), for bad input that
+# replaces it: each case differs from it in one flaw.
 USERS = [
     {
         "name": ALICE,
@@ -52,26 +64,47 @@ USERS = [
         "app_passwords": [{"label": label, "password": password} for label, password in ALICE_APPS.items()],
     },
     {"name": BOB, "password": BOB_MAIN, "mail_login": True},
+    {"name": BILLING_APP, "password": BILLING_APP_PASSWORD, "mail_login": True},
+    {"name": CAMPAIGN, "password": CAMPAIGN_PASSWORD, "mail_login": True},
 ]
-# Each lab password by what it is, so that a failure message can say which one leaked without showing it.
-CREDENTIALS = {
-    "alice's main password": ALICE_MAIN,
-    **{f"alice's {label} app password": password for label, password in ALICE_APPS.items()},
-    "bob's main password": BOB_MAIN,
-}
 # Never configured anywhere: the password of a failed guess.
 WRONG_PASSWORD = "Marble-Thistle-Comet-26"  # noqa: S105  (a lab value that must never log in)
 
-# What the scenario gives the role (dovecot_hardening_auth_failure_delay; not Dovecot's default of 2 s, so that the
-# measurement is of the role's setting), and the least a failed login must take. Dovecot answers delayed failures
-# from a timer that fires every 0.5 s and, in 2.3, compares whole seconds, so a failure can come up to a second
-# early: with a 2 s delay, Dovecot 2.3.19.1 answered after 1.16 s once.
+# What the lab gives the role (dovecot_hardening_auth_failure_delay in group_vars/mail_servers.yml; not Dovecot's
+# default of 2 s, so that the measurement is of the role's setting), and the least a failed login must take.
+# Dovecot answers delayed failures from a timer that fires every 0.5 s and, in 2.3, compares whole seconds, so a
+# failure can come up to a second early: with a 2 s delay, Dovecot 2.3.19.1 answered after 1.16 s once.
 AUTH_FAILURE_DELAY = 3
 AUTH_FAILURE_DELAY_MIN = AUTH_FAILURE_DELAY - 1
 # A successful login with no earlier failure to pay for is answered at once; "well under" the delay.
 PROMPT_LOGIN_MAX = 1.0
+# Dovecot's auth penalty: after a failed login, the next logins from the same address wait a few seconds, longer
+# with each further failure (up to 15 s), until a login from there succeeds. The client is on fail2ban's ignore
+# list, so its failures never ban it, but they do add up to this penalty, for every test of the host that logs in
+# after them. So each failure a probe causes is followed by this successful login (login_failing), which waits out
+# the penalty of one failure and clears it.
+RESET_LOGIN = (BOB, BOB_MAIN)
 
 # --- probes -----------------------------------------------------------------------------------------------------
+
+# Connects to each port (comma-separated) within the timeout and says "open", "refused" (a reset: nothing listens)
+# or "dropped" (no answer: the firewall's default drop), as probes.PORT_PROBE does but quick to give up on a drop.
+PORT_PROBE = """
+import json, socket, sys
+address, ports, timeout, result = sys.argv[1], sys.argv[2].split(","), float(sys.argv[3]), {}
+for port in ports:
+    try:
+        socket.create_connection((address, int(port)), timeout=timeout).close()
+        result[port] = "open"
+    except ConnectionRefusedError:
+        result[port] = "refused"
+    except TimeoutError:
+        result[port] = "dropped"
+    except OSError as error:
+        result[port] = f"error: {error!r}"
+print(json.dumps(result))
+"""
+DROP_TIMEOUT = 1.0  # seconds; the lab's hosts answer a connection within milliseconds
 
 _PREAMBLE = (
     PREAMBLE
@@ -205,6 +238,13 @@ def login(client, host, service: str, *attempts: tuple[str, str]) -> list[dict]:
     return run_probe(client, LOGIN_PROBE, host, service=service, attempts=[list(a) for a in attempts])
 
 
+def login_failing(client, host, service: str, *attempts: tuple[str, str]) -> list[dict]:
+    """Logins that are to fail, each followed by RESET_LOGIN on a connection of its own, so that none leaves Dovecot's
+    auth penalty to the attempt after it or to the next test; the results of the attempts alone."""
+    results = login(client, host, service, *(step for attempt in attempts for step in (attempt, RESET_LOGIN)))
+    return results[::2]
+
+
 def describe(result: dict) -> str:
     """A login result for a failure message."""
     where = f" at {result['stage']}" if "stage" in result else ""
@@ -214,6 +254,13 @@ def describe(result: dict) -> str:
 def is_auth_failure(result: dict) -> bool:
     """The server refused the credentials (IMAP [AUTHENTICATIONFAILED], POP3 [AUTH]), not the connection."""
     return result["outcome"] == "rejected" and "AUTH" in result["reply"]
+
+
+def port_states(peer, host, ports) -> dict[int, str]:
+    """What PEER (the client, or the MX host itself) finds on each TCP port of the MX host's lab address."""
+    result = peer.run("python3 -c %s %s %s %s", PORT_PROBE, address(host), ",".join(map(str, ports)), str(DROP_TIMEOUT))
+    assert result.rc == 0, f"the port probe against {host_name(host)} failed:\n{result.stderr[-3000:]}"
+    return {int(port): state for port, state in json.loads(result.stdout).items()}
 
 
 def credentials_in(text: str) -> list[str]:

@@ -2,7 +2,8 @@
 """A wrong password is answered only after the failure delay; a right one is answered at once.
 
 Dovecot also delays every login from an address with recent failures (its auth penalty), so the probe first logs in
-with a valid password, which clears any penalty earlier tests left, and only then times one good and one bad login.
+with a valid password, which waits out and clears any penalty an earlier test left, and only then times one good
+and one bad login; a last valid login clears the penalty the bad one earned, for the tests after this one.
 """
 
 from __future__ import annotations
@@ -11,20 +12,24 @@ import pytest
 from dovecot_facts import (
     AUTH_FAILURE_DELAY,
     AUTH_FAILURE_DELAY_MIN,
-    BOB,
-    BOB_MAIN,
     PROMPT_LOGIN_MAX,
+    RESET_LOGIN,
     WRONG_PASSWORD,
     describe,
     is_auth_failure,
     login,
 )
+from lab import BOB, BOB_MAIN
 from probes import host_name
+
+pytestmark = pytest.mark.readonly
 
 
 @pytest.fixture(scope="module")
 def timed_logins(host, client):
-    warm_up, good, bad = login(client, host, "imaps", (BOB, BOB_MAIN), (BOB, BOB_MAIN), (BOB, WRONG_PASSWORD))
+    warm_up, good, bad, _ = login(
+        client, host, "imaps", (BOB, BOB_MAIN), (BOB, BOB_MAIN), (BOB, WRONG_PASSWORD), RESET_LOGIN
+    )
     assert warm_up["outcome"] == "accepted", f"{host_name(host)}: bob cannot log in at all: {describe(warm_up)}"
     return good, bad
 

@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
-from dovecot_facts import AUTH_SOCKET, CREDENTIALS, CREDENTIALS_DIR, DOVECOT_CONF, LMTP_SOCKET, USERS_FILE
+import pytest
+from dovecot_facts import AUTH_SOCKET, CREDENTIALS_DIR, DOVECOT_CONF, LMTP_SOCKET, USERS_FILE
 from harness import files_holding_secrets
+from lab import CREDENTIALS
 from probes import host_name
+
+pytestmark = pytest.mark.readonly
 
 # A password hash as Dovecot stores one ({ARGON2ID}$argon2id$..., {BLF-CRYPT}$2y$..., a bare $6$...), in POSIX ERE
 # for grep. Debian's own files under /etc/dovecot hold none (checked on Debian 12 and 13).
@@ -46,6 +50,7 @@ def test_lmtp_socket_for_postfix_belongs_to_postfix(host):
 
 
 def test_no_plaintext_password_in_any_file_under_etc_dovecot(host):
+    """Not one of the lab's passwords, the users' of the other roles (billing-app, campaign) included."""
     found = files_holding_secrets(host, CREDENTIALS, "/etc/dovecot")
     assert not found, f"{host_name(host)}: plaintext passwords in files: {found}"
 

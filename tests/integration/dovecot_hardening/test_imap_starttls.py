@@ -1,20 +1,24 @@
 # SPDX-License-Identifier: MIT
-"""IMAP on port 143, where it is enabled: nothing but STARTTLS before TLS, a normal login after it."""
+"""IMAP on port 143, where it is enabled (the `service` parameter: conftest.py deselects the hosts that leave it
+off): nothing but STARTTLS before TLS, a normal login after it."""
 
 from __future__ import annotations
 
 import pytest
-from dovecot_facts import BOB, BOB_MAIN, SERVICES, STARTTLS_PROBE
-from probes import run_probe
+from dovecot_facts import STARTTLS_PROBE
+from lab import BOB, BOB_MAIN
+from probes import host_name, run_probe
 
-STARTTLS_HOSTS = [name for name, services in SERVICES.items() if "imap-starttls" in services]
 CLEARTEXT_MECHANISMS = ("AUTH=PLAIN", "AUTH=LOGIN")
 
+pytestmark = [pytest.mark.readonly, pytest.mark.parametrize("service", ["imap-starttls"], scope="module")]
 
-@pytest.fixture(scope="module", params=STARTTLS_HOSTS)
-def starttls(request, podman_host, client):
-    """What the client saw on port 143 of one host, before and after STARTTLS."""
-    return request.param, run_probe(client, STARTTLS_PROBE, podman_host(request.param), user=BOB, password=BOB_MAIN)
+
+@pytest.fixture(scope="module")
+def starttls(host, client, service):
+    """What the client saw on port 143 of the host, before and after STARTTLS. (`service` is what conftest.py keeps
+    this to the hosts that serve it by.)"""
+    return host_name(host), run_probe(client, STARTTLS_PROBE, host, user=BOB, password=BOB_MAIN)
 
 
 def test_imap_before_starttls_announces_logindisabled(starttls):

@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 import pytest
-from dovecot_facts import ALICE, CREDENTIALS, WRONG_PASSWORD, describe, is_auth_failure, login
+from dovecot_facts import WRONG_PASSWORD, describe, is_auth_failure, login_failing
 from harness import secrets_in_journal
+from lab import ALICE, CREDENTIALS
 from probes import address, host_name, wait_for
+
+pytestmark = pytest.mark.readonly
 
 
 @pytest.fixture(scope="module")
 def failed_login(host, client):
     """One failed login from the client, and the journal of the dovecot unit since just before it."""
     since = int(host.check_output("date +%s")) - 1
-    result = login(client, host, "imaps", (ALICE, WRONG_PASSWORD))[0]
+    result = login_failing(client, host, "imaps", (ALICE, WRONG_PASSWORD))[0]
     assert is_auth_failure(result), f"{host_name(host)}: {describe(result)}"
     peer = address(client)
 
@@ -39,6 +42,6 @@ def test_failed_login_does_not_log_the_tried_password(host, failed_login):
 
 
 def test_journal_holds_no_lab_password(host):
-    """Neither Dovecot nor a task of the role (Ansible logs module arguments unless no_log) wrote one."""
+    """Neither Dovecot nor a task of site.yml (Ansible logs module arguments unless no_log) wrote one."""
     named = secrets_in_journal(host, {**CREDENTIALS, "the wrong password of a failed login": WRONG_PASSWORD})
     assert not named, f"{host_name(host)}: in the journal: {', '.join(named)}"

@@ -2,33 +2,33 @@
 """Revoking one app password (playbooks/revoke_credentials.yml) ends the user's live sessions at once and shuts
 that password out, while the user's other app passwords and other users go on working.
 
-Runs last in the scenario (file order): it changes the hosts on purpose, so that the scenario's playbook would no
-longer find them converged. test_revocation_is_the_last_test_file keeps it that way.
+Destructive, so in the last phase: the revocation is recorded on the hosts for good (a later run of site.yml keeps
+the password revoked though the inventory still lists it). What it revokes, alice's phone app password, is what no
+other suite logs in with; they use her laptop app password or bob's main password, which keep working.
+test_revocation_runs_in_the_last_phase keeps it that way.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from dovecot_facts import (
-    ALICE,
-    ALICE_APPS,
-    BOB,
-    BOB_MAIN,
     IDLE_SESSION_PROBE,
-    MAIL_HOSTS,
     SERVICE_CASES,
     SERVICE_IDS,
     credentials_in,
     describe,
     is_auth_failure,
     login,
+    login_failing,
 )
+from lab import ALICE, ALICE_APPS, BOB, BOB_MAIN, MAIL_HOSTS
 from probes import encode, probe_spec, wait_for
+
+pytestmark = pytest.mark.destructive
 
 REVOKED = "phone"
 # The session that must end logs in with another of alice's app passwords: revocation ends the user's sessions,
@@ -101,16 +101,14 @@ def _start_idle_session(client, host, name: str, user: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def revocation(run_playbook, project_dir, podman_host, client, check_diff_run):
-    """Idle sessions of alice and bob on every host, then alice's phone app password revoked.
-
-    check_diff_run is requested so that the shared dry run has seen the converged hosts before this changes them.
-    """
+def revocation(run_playbook, project_dir, podman_host, client):
+    """Idle sessions of alice and bob on every host, then alice's phone app password revoked. The shared dry run
+    (check_diff_run) saw the converged hosts in the rerun phase, before this changes them."""
     try:
         for name, user in SESSIONS:
             _start_idle_session(client, podman_host(name), name, user)
         for name, user in SESSIONS:
-            # Logins wait out Dovecot's penalty for the failures earlier tests caused: up to 15 s.
+            # A login waits out Dovecot's penalty for failures an earlier test left: up to 15 s.
             text = _read_once_it_holds(client, _log(name, user), ("LOGGED-IN", "FAILED"), timeout=60)
             assert "LOGGED-IN" in text, f"{name}: {user}'s session did not log in before the revocation:\n{text}"
 
@@ -134,10 +132,13 @@ def revocation(run_playbook, project_dir, podman_host, client, check_diff_run):
             client.run("systemctl stop %s", _unit(name, user))
 
 
-def test_revocation_is_the_last_test_file():
-    here = Path(__file__)
-    last = sorted(here.parent.glob("test_*.py"))[-1]
-    assert last == here, f"{last.name} sorts after {here.name} and would run on hosts the revocation changed"
+def test_revocation_runs_in_the_last_phase(request):
+    """No test of an earlier phase (tools/lab-test runs them in the order conftest.py registers them) sees the
+    password revoked."""
+    phases = [line.split(":", 1)[0] for line in request.config.getini("markers") if ": phase of the lab tests:" in line]
+    assert phases, "conftest.py registered no phase"
+    here = [mark.name for mark in request.node.iter_markers() if mark.name in phases]
+    assert here == [phases[-1]], f"{request.path.name} runs in {here}, not in the last phase, {phases[-1]}"
 
 
 def test_revocation_run_succeeds_and_reports_the_change(revocation):
@@ -175,7 +176,7 @@ def test_revocation_leaves_other_users_sessions_open(name, revocation):
 
 @pytest.mark.parametrize(("name", "service"), SERVICE_CASES, ids=SERVICE_IDS)
 def test_revoked_app_password_no_longer_logs_in(name, service, revocation, podman_host, client):
-    result = login(client, podman_host(name), service, (ALICE, ALICE_APPS[REVOKED]))[0]
+    result = login_failing(client, podman_host(name), service, (ALICE, ALICE_APPS[REVOKED]))[0]
     assert is_auth_failure(result), f"{name} {service}: alice's revoked {REVOKED} app password: {describe(result)}"
 
 

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Fixtures of the mail_dns scenario."""
+"""Fixtures of the mail_dns suite (the dkim and mail_dns roles in the shared lab). The re-run of site.yml its rerun
+checks read is the shared `rerun` fixture (tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-from dns_facts import CLIENT, LAB_CA, MX, NAMESERVER, container_address
-from harness import tree_state
+from dns_facts import KEY_DIR, inventory_keys
+from lab import CLIENT, LAB_CA, NAMESERVER, address
+from probes import host_name
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +18,8 @@ def client(podman_host):
 
 @pytest.fixture(scope="session")
 def nameserver() -> str:
-    """Address of the lab's authoritative server for lab.mailfort.test (BIND in its own container)."""
-    return container_address(NAMESERVER)
+    """Address of the lab's authoritative server for the lab domain (BIND in its own container)."""
+    return address(NAMESERVER)
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +28,12 @@ def anchor(host) -> str:
     return host.file(LAB_CA).content_string
 
 
-@pytest.fixture(scope="session")
-def rerun(run_playbook, podman_host) -> dict:
-    """One more real run of the scenario's playbook (dkim and mail_dns) on both converged hosts, at -vvv so that
-    every module argument and result is printed, with each host's DKIM keys (modes, inodes, digests) before and
-    after: shared by the checks that keys are never regenerated and that no secret is ever shown."""
-    hosts = {name: podman_host(name) for name in MX}
-    before = {name: tree_state(h, ["/etc/opendkim/keys"], ".private") for name, h in hosts.items()}
-    run = run_playbook("-vvv")
-    after = {name: tree_state(h, ["/etc/opendkim/keys"], ".private") for name, h in hosts.items()}
-    return {"run": run, "before": before, "after": after}
+@pytest.fixture(scope="module")
+def keys(host) -> list[dict]:
+    """The host's present keys from the lab's inventory, each with its file paths."""
+    present = [k for k in inventory_keys(host_name(host)) if k["state"] == "present"]
+    for key in present:
+        base = f"{KEY_DIR}/{key['domain']}/{key['selector']}"
+        key["private"], key["public"] = f"{base}.private", f"{base}.pub"
+    assert present, f"{host_name(host)} has no present key in the inventory"
+    return present

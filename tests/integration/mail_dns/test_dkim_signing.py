@@ -3,9 +3,9 @@
 both signers (rsa-sha256 and ed25519-sha256, d= the domain, s= the host's selectors); mail arriving on port 25
 without a login is not, even when its From names our domain. No private key ever reaches the journal.
 
-The probes run on the mail host itself and connect to its own address on the scenario's network: that address is
-neither loopback nor in dkim_internal_hosts, so Postfix and OpenDKIM see a remote client, and only a login makes
-the difference. dkimpy's verdict on the signatures, against the published records, is in test_published_records.py.
+The probes run on the mail host itself and connect to its own address on the lab network: that address is neither
+loopback nor in dkim_internal_hosts, so Postfix and OpenDKIM see a remote client, and only a login makes the
+difference. dkimpy's verdict on the signatures, against the published records, is in test_published_records.py.
 """
 
 from __future__ import annotations
@@ -15,17 +15,15 @@ import secrets
 import time
 
 import pytest
-from dns_facts import inventory_keys
+from dns_facts import KEY_DIR, selectors
 from harness import secrets_in_journal
+from lab import ALICE, BOB, BOB_MAIN, DOMAIN
 from probes import address, host_name, run_probe
 
-DOMAIN = "lab.mailfort.test"
-# A lab user of the scenario that may log in for mail with its main password (molecule/mail_dns/molecule.yml).
-BOB, BOB_PASSWORD = f"bob@{DOMAIN}", "Juniper-Cascade-Falcon-73"
-ALICE = f"alice@{DOMAIN}"
+pytestmark = pytest.mark.readonly
+
+# Bob's mailbox on the host; the probes log in as Bob, whose main password may send (mail_login: true in the lab).
 MAILDIR = f"/var/vmail/{DOMAIN}/bob/Maildir"
-KEY_DIR = "/etc/opendkim/keys"
-LAB_CA = "/etc/ssl/mailfort/lab-ca/ca.pem"
 
 # Sends one message from the mail host to its own address: 465 with implicit TLS, 587 with STARTTLS, 25 in clear.
 # The chain is checked against the lab CA; the name is not, because the probe connects to an address.
@@ -59,12 +57,6 @@ def message(subject: str, sender: str = BOB) -> str:
     )
 
 
-def selectors(name: str) -> dict[str, str]:
-    """The host's signing selector of each algorithm, from molecule's inventory."""
-    keys = inventory_keys(name)
-    return {k["algorithm"]: k["selector"] for k in keys if k["state"] == "present" and k["signing"]}
-
-
 def delivered(host, subject: str, timeout: float = 30) -> str:
     """The message with SUBJECT as Bob's mailbox holds it."""
     deadline = time.monotonic() + timeout
@@ -91,7 +83,7 @@ def send(host, port: int, subject: str, *, user: str = "", sender: str = BOB, he
         port=port,
         helo="probe.example.net",
         user=user,
-        password=BOB_PASSWORD if user else "",
+        password=BOB_MAIN if user else "",
         sender=sender,
         recipient=BOB,
         message=message(subject, header_from),

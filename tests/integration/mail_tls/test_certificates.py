@@ -1,48 +1,34 @@
 # SPDX-License-Identifier: MIT
-"""The certificates mail_tls deployed: chain, names, keys, lifetimes, file modes, and a real TLS handshake."""
+"""The lab CA certificates mail_tls deployed on both MX hosts (site.yml): chain, names, keys, lifetimes, file modes,
+and real TLS handshakes with the daemons that serve them. The provided host: test_provided_certificate.py."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import posixpath
-import subprocess
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from probes import host_name
 from tls_facts import (
     CERT,
-    CHAIN,
-    CLIENT,
+    FOREIGN_NAME,
     FULLCHAIN,
     KEY,
     LAB_CA,
+    LAB_CA_HOSTS,
     LAB_CA_KEY,
-    expected_sans,
-    host_name,
-    is_lab_ca,
+    TLS_PORTS,
+    der,
+    lab_ca_spec,
     load_certs,
+    served_certificates,
 )
 
-PROBE_PORT = 8443
-
-# Runs on the client container: a TLS handshake that verifies the server's chain against the given anchor and
-# the host name, exactly as a mail client with certificate checking does.
-CLIENT_PROBE = """
-import base64, socket, ssl, sys
-anchor, address, name = base64.b64decode(sys.argv[1]).decode(), sys.argv[2], sys.argv[3]
-context = ssl.create_default_context(cadata=anchor)
-try:
-    with socket.create_connection((address, int(sys.argv[4])), timeout=10) as sock:
-        with context.wrap_socket(sock, server_hostname=name) as tls:
-            print("VERIFIED", tls.version())
-except ssl.SSLCertVerificationError as error:
-    print("REJECTED", error.verify_message)
-    sys.exit(3)
-"""
+pytestmark = pytest.mark.readonly
 
 
 def test_private_key_is_root_only(host):
@@ -54,9 +40,6 @@ def test_private_key_is_root_only(host):
 
 
 def test_lab_ca_key_is_root_only(host):
-    if not is_lab_ca(host):
-        assert not host.file(LAB_CA_KEY).exists, "a provided certificate must not bring a lab CA along"
-        return
     key = host.file(LAB_CA_KEY)
     assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
     assert host.file(posixpath.dirname(LAB_CA_KEY)).mode == 0o700
@@ -69,21 +52,19 @@ def test_certificates_are_public_but_root_owned(host, path):
 
 
 def test_certificate_carries_the_configured_names(host):
+    """The names of mail_tls_san_dns, the host's own first, and the server purpose."""
     leaf = load_certs(host.file(CERT).content_string)[0]
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert sans.get_values_for_type(x509.DNSName) == expected_sans(host)
+    assert sans.get_values_for_type(x509.DNSName) == LAB_CA_HOSTS[host_name(host)]
     eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert ExtendedKeyUsageOID.SERVER_AUTH in eku
 
 
 def test_key_has_the_configured_algorithm_and_size(host):
+    """mail_tls_key_type's default: ECDSA on P-256."""
     public_key = load_certs(host.file(CERT).content_string)[0].public_key()
-    if is_lab_ca(host):
-        assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        assert public_key.curve.name == "secp256r1"
-    else:
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        assert public_key.key_size == 2048
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert public_key.curve.name == "secp256r1"
 
 
 def test_private_key_belongs_to_the_certificate(host):
@@ -101,53 +82,29 @@ def test_certificate_lifetime_is_at_most_366_days(host):
 
 
 def test_full_chain_is_certificate_then_chain(host):
-    fullchain = load_certs(host.file(FULLCHAIN).content_string)
-    chain = [] if is_lab_ca(host) else load_certs(host.file(CHAIN).content_string)
-    assert fullchain == load_certs(host.file(CERT).content_string) + chain
-    if not is_lab_ca(host):
-        assert len(chain) == 1
+    """The lab CA is the clients' trust anchor, so the full chain the daemons send is the certificate alone."""
+    assert load_certs(host.file(FULLCHAIN).content_string) == load_certs(host.file(CERT).content_string)
 
 
-def test_chain_verifies_against_its_trust_anchor(host, provided_pki, tmp_path):
-    if is_lab_ca(host):
-        result = host.run(f"openssl verify -x509_strict -purpose sslserver -CAfile {LAB_CA} {CERT}")
-    else:
-        # The trust anchor of a provided chain stays on the controller, as a public CA's root would.
-        (tmp_path / "cert.pem").write_text(host.file(CERT).content_string)
-        (tmp_path / "chain.pem").write_text(host.file(CHAIN).content_string)
-        result = subprocess.run(
-            ["openssl", "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", str(provided_pki / "root.pem"),
-             "-untrusted", str(tmp_path / "chain.pem"), str(tmp_path / "cert.pem")],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        result.rc = result.returncode
+def test_chain_verifies_against_its_trust_anchor(host):
+    result = host.run(f"openssl verify -x509_strict -purpose sslserver -CAfile {LAB_CA} {CERT}")
     assert result.rc == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith(": OK")
 
 
-@pytest.fixture
-def tls_probe_server(host):
-    """openssl s_server on the mail host with the deployed key and full chain, for two handshakes."""
-    unit = "mailfort-tls-probe"
-    host.run(f"systemctl stop {unit}")
-    host.check_output(
-        f"systemd-run --unit={unit} --collect --property=RuntimeMaxSec=60 openssl s_server -quiet "
-        f"-accept {PROBE_PORT} -cert {FULLCHAIN} -cert_chain {FULLCHAIN} -key {KEY} -naccept 2"
-    )
-    host.check_output(f"for i in $(seq 50); do ss -ltn | grep -q ':{PROBE_PORT} ' && exit 0; sleep 0.1; done; exit 1")
-    yield host.interface("eth0").addresses[0]
-    host.run(f"systemctl stop {unit}")
+@pytest.mark.parametrize("port", TLS_PORTS.values(), ids=TLS_PORTS.keys())
+def test_client_verifies_the_served_chain_and_name(host, port, client):
+    """Postfix (465) and Dovecot (993) serve the deployed certificate; a client that trusts the lab CA verifies the
+    chain for every name on it, and refuses a name that is not."""
+    names = LAB_CA_HOSTS[host_name(host)]
+    served = served_certificates(client, lab_ca_spec(host), port, [*names, FOREIGN_NAME])
+    deployed = der(load_certs(host.file(CERT).content_string)[0])
 
-
-def test_client_verifies_the_served_chain_and_name(host, tls_probe_server, podman_host, provided_pki):
-    anchor = host.file(LAB_CA).content_string if is_lab_ca(host) else (provided_pki / "root.pem").read_text()
-    client = podman_host(CLIENT)
-    args = [base64.b64encode(anchor.encode()).decode(), tls_probe_server]
-
-    good = client.run("python3 -c %s %s %s %s %s", CLIENT_PROBE, *args, expected_sans(host)[0], str(PROBE_PORT))
-    assert good.rc == 0, f"{host_name(host)}: {good.stdout}{good.stderr}"
-    assert good.stdout.startswith("VERIFIED TLSv1.")
-
-    wrong = client.run("python3 -c %s %s %s %s %s", CLIENT_PROBE, *args, "www.example.com", str(PROBE_PORT))
-    assert wrong.rc == 3, wrong.stdout + wrong.stderr
-    assert "Hostname mismatch" in wrong.stdout
+    for name in names:
+        outcome = served[name]
+        assert outcome["outcome"] == "verified", f"{host_name(host)}:{port} as {name}: {outcome}"
+        assert outcome["version"].startswith("TLSv1.")
+        assert outcome["leaf"] == deployed, f"{host_name(host)}:{port} serves another certificate than {CERT}"
+    wrong = served[FOREIGN_NAME]
+    assert wrong["outcome"] == "unverified", f"{host_name(host)}:{port} as {FOREIGN_NAME}: {wrong}"
+    assert "Hostname mismatch" in wrong["reason"]
