@@ -1,7 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""An independent TLS scanner, sslyze, judges every TLS port of both MX hosts against Mozilla's intermediate
+"""An independent TLS scanner, sslyze, judges every TLS port of the lab's mail hosts against Mozilla's intermediate
 server-side TLS configuration: protocols, cipher suites and their order, key exchange groups, the certificate (its
-chain checked against the lab CA, for the host's real name, sent as SNI).
+chain checked against the CA that issued it, for the host's real name, sent as SNI).
+
+The roles' defaults are judged on both releases: MX1 (Debian 12, site.yml) and the provided host (Debian 13,
+postfix_hardening.yml alone, a certificate from a CA of its own). MX2 (Debian 13) turns options on: everything it
+serves is judged too, and its port 25 in interop mode (postfix_hardening_mx_tls_policy: interop) must differ from
+the guideline exactly where interop says it does: TLS 1.0 and 1.1, and the medium suites that go with them.
 
 The scan runs in the mail host's own network namespace and connects to its loopback address: a scanner's burst of
 handshakes from outside is dropped by the firewall's per-source meter and Postfix's anvil limits, which is those
@@ -16,7 +21,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lab import LAB_CA, MAIL_HOSTS, NAMES, PROJECT_DIR
+from lab import LAB_CA, MX1, MX2, NAMES, PROJECT_DIR, PROVIDED, STATE_DIR
 
 pytestmark = pytest.mark.readonly
 
@@ -24,11 +29,16 @@ SSLYZE = PROJECT_DIR / ".venv-sslyze" / "bin" / "sslyze"
 # Every TLS port of each MX host, with how TLS starts there (None: at once). MX2 also offers IMAP with STARTTLS and
 # POP3S (host_vars/mailfort-mx2.yml).
 PORTS = {
-    "mailfort-mx1": {25: "smtp", 465: None, 587: "smtp", 993: None},
-    "mailfort-mx2": {25: "smtp", 465: None, 587: "smtp", 993: None, 143: "imap", 995: None},
+    MX1: {25: "smtp", 465: None, 587: "smtp", 993: None},
+    MX2: {25: "smtp", 465: None, 587: "smtp", 993: None, 143: "imap", 995: None},
+    PROVIDED: {25: "smtp", 465: None, 587: "smtp", 993: None},
 }
-CASES = [(name, port) for name in MAIL_HOSTS for port in PORTS[name]]
-VERDICT = re.compile(r"^\s*(?P<target>\S+:\d+): (?P<verdict>OK - Compliant|FAILED - Not compliant)\.?(?P<rest>.*)$")
+INTEROP = (MX2, 25)
+CASES = [(name, port) for name, ports in PORTS.items() for port in ports if (name, port) != INTEROP]
+VERDICT = re.compile(r"^\s*(?P<target>\S+:\d+): (?P<verdict>OK - Compliant|FAILED - Not compliant)\.?$")
+# A reason sslyze gives under a failed verdict: "* tls_versions: TLS versions {'TLSv1', 'TLSv1.1'} are supported..."
+REASON = re.compile(r"^\s+\* (?P<check>\w+): (?P<text>.*)$")
+SUITE = re.compile(r"'(TLS_\w+)'")
 
 
 def _container_pid(name: str) -> str:
@@ -37,38 +47,58 @@ def _container_pid(name: str) -> str:
     ).stdout.strip()
 
 
-def _scan(name: str, ports: dict[int, str | None], ca_file: Path) -> dict[int, str]:
-    """sslyze's Mozilla-intermediate verdict for each port, with its reasons; one scan per way TLS starts."""
-    output = []
+def _scan(name: str, ports: dict[int, str | None], ca_file: Path) -> dict[int, dict]:
+    """sslyze's Mozilla-intermediate verdict for each port ({"verdict", "reasons": {check: text}}); one scan per way
+    TLS starts, each port's handshakes side by side."""
+    lines = []
     for starttls in sorted(set(ports.values()), key=str):
         targets = [f"{NAMES[name]}:{port}{{127.0.0.1}}" for port, how in ports.items() if how == starttls]
         argv = ["nsenter", "-t", _container_pid(name), "-n", str(SSLYZE), "--mozilla_config=intermediate"]
         argv += ["--certinfo_ca_file", str(ca_file), *(["--starttls", starttls] if starttls else []), *targets]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
-        assert "COMPLIANCE AGAINST MOZILLA TLS CONFIGURATION" in result.stdout, result.stdout[-3000:] + result.stderr
-        output.append(result.stdout)
-    text = "\n".join(output)
-    verdicts: dict[int, str] = {}
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        found = VERDICT.match(line)
-        if found:
-            reasons = [more.strip() for more in lines[index + 1 : index + 12] if more.startswith("        ")]
-            verdicts[int(found["target"].rsplit(":", 1)[1])] = " ".join([found["verdict"], *reasons])
+        assert "COMPLIANCE AGAINST TLS CONFIGURATION" in result.stdout, result.stdout[-3000:] + result.stderr
+        lines += result.stdout.splitlines()
+    verdicts: dict[int, dict] = {}
+    current: dict = {}
+    for line in lines:
+        if found := VERDICT.match(line):
+            current = {"verdict": found["verdict"], "reasons": {}}
+            verdicts[int(found["target"].rsplit(":", 1)[1])] = current
+        elif (reason := REASON.match(line)) and current:
+            current["reasons"][reason["check"]] = reason["text"]
     return verdicts
 
 
 @pytest.fixture(scope="module")
-def verdicts(podman_host, tmp_path_factory) -> dict[tuple[str, int], str]:
+def verdicts(podman_host, tmp_path_factory) -> dict[tuple[str, int], dict]:
     result = {}
-    for name in MAIL_HOSTS:
-        ca_file = tmp_path_factory.mktemp(name) / "lab-ca.pem"
-        ca_file.write_text(podman_host(name).file(LAB_CA).content_string)
-        result |= {(name, port): verdict for port, verdict in _scan(name, PORTS[name], ca_file).items()}
+    for name, ports in PORTS.items():
+        ca_file = tmp_path_factory.mktemp(name) / "ca.pem"
+        # The provided host's certificate comes from the PKI prepare.yml made, the MX hosts' from the lab CA.
+        ca_file.write_text(
+            (STATE_DIR / "pki" / "root.pem").read_text()
+            if name == PROVIDED
+            else podman_host(name).file(LAB_CA).content_string
+        )
+        result |= {(name, port): verdict for port, verdict in _scan(name, ports, ca_file).items()}
     return result
 
 
 @pytest.mark.parametrize(("name", "port"), CASES, ids=[f"{name}-{port}" for name, port in CASES])
 def test_sslyze_finds_port_compliant_with_mozilla_intermediate(verdicts, name, port):
-    verdict = verdicts.get((name, port), "no verdict")
-    assert verdict.startswith("OK - Compliant"), f"{name}:{port}: sslyze says {verdict}"
+    verdict = verdicts.get((name, port), {"verdict": "no verdict", "reasons": {}})
+    assert verdict["verdict"] == "OK - Compliant", f"{name}:{port}: sslyze says {verdict}"
+
+
+def test_sslyze_finds_interop_port_25_off_the_guideline_only_where_interop_says(verdicts):
+    """interop accepts TLS 1.0 and 1.1 with medium suites from old MTAs that would otherwise send in cleartext; the
+    scanner must find exactly that: old versions and CBC/CCM/Camellia/ARIA suites, all with ECDHE, and nothing
+    else (certificate, groups, the modern suites) off the guideline."""
+    verdict = verdicts.get(INTEROP, {"verdict": "no verdict", "reasons": {}})
+    assert verdict["verdict"] == "FAILED - Not compliant", f"{INTEROP}: sslyze says {verdict}"
+    assert set(verdict["reasons"]) <= {"tls_versions", "ciphers"}, verdict
+    assert "TLSv1'" in verdict["reasons"].get("tls_versions", ""), verdict
+    assert "SSLv" not in verdict["reasons"].get("tls_versions", ""), verdict
+    suites = SUITE.findall(verdict["reasons"].get("ciphers", ""))
+    assert all(suite.startswith("TLS_ECDHE_") for suite in suites), suites
+    assert not [suite for suite in suites if "NULL" in suite or "RC4" in suite or "3DES" in suite], suites

@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: MIT
+"""Bad firewall input stops the play in validation, naming the variable and the rule it breaks, before either host
+changes.
+
+The checks run before any task touches a host, so one host per case is enough, and one run refuses two cases at
+once, one on each host: each run adds a second inventory source that gives each host its own case as host
+variables, over the lab's group_vars (and no value of the lab is repeated for the host a variable is not about).
+The runs go side by side, each a play of playbooks/mail_firewall.yml (it validates mail_firewall and fail2ban
+only) that fails within seconds, and each host's own error must name its own case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+from firewall_facts import RULESET, stateless_table
+from harness import assert_refused, tree_state
+from lab import MX1, MX2, PROJECT_DIR
+
+pytestmark = pytest.mark.bad_input
+
+PLAYBOOK = PROJECT_DIR / "playbooks" / "mail_firewall.yml"
+
+# case: (host, variables, words the host's error must name). The cases alternate between the two hosts, so that
+# each run (RUNS) takes one case for each.
+BAD_INPUT: dict[str, tuple[str, dict, list[str]]] = {
+    "malformed CIDR": (
+        MX1,
+        {"mail_firewall_admin_allowlist": ["192.0.2.0/24", "10.0.0.300/8"]},
+        ["mail_firewall_admin_allowlist", "10.0.0.300/8"],
+    ),
+    "host bits set": (
+        MX2,
+        {"mail_firewall_submission_open": False, "mail_firewall_submission_allowlist": ["192.0.2.1/24"]},
+        ["mail_firewall_submission_allowlist", "192.0.2.1/24", "192.0.2.0/24"],
+    ),
+    "port out of range": (
+        MX1,
+        {"mail_firewall_extra_services": [{"name": "metrics", "ports": [70000], "sources": "any"}]},
+        ["mail_firewall_extra_services[0]", "70000", "ports are 1 to 65535"],
+    ),
+    "port in two services": (
+        MX2,
+        {"mail_firewall_extra_services": [{"name": "alt_smtp", "ports": [25], "sources": "any"}]},
+        ["tcp port 25", "mail_firewall_mx_ports", "mail_firewall_extra_services[0]"],
+    ),
+    "negative rate": (
+        MX1,
+        {"mail_firewall_rate_limit_per_minute": -5},
+        ["mail_firewall_rate_limit_per_minute", "-5", "whole number of at least 1"],
+    ),
+    "nobody may administer": (
+        MX2,
+        {
+            "mail_firewall_admin_allowlist": [],
+            "mail_firewall_controller_address": "",
+            "mail_firewall_allow_controller": False,
+        },
+        ["mail_firewall_admin_allowlist is empty", "closed to everybody"],
+    ),
+}
+
+
+def _runs(cases: dict[str, tuple[str, dict, list[str]]]) -> list[dict[str, str]]:
+    """The cases grouped into playbook runs, at most one case for each host in a run: host -> case."""
+    runs: list[dict[str, str]] = []
+    for case, (target, _, _) in cases.items():
+        run = next((r for r in runs if target not in r), None)
+        if run is None:
+            runs.append(run := {})
+        run[target] = case
+    return runs
+
+
+RUNS = _runs(BAD_INPUT)
+
+# A line of a task's result for one host ("ok: [host]", "fatal: [host]: FAILED! =>", "failed: [host] (item=...)");
+# the YAML callback indents the result's details on the lines below it.
+RESULT = re.compile(r"^[a-z]+: \[(?P<host>[^\]]+)\]")
+
+
+def _results_of(run, name: str):
+    """The run's output as one host had it: that host's result lines with their details, nothing of the other
+    host's (whose error must not pass for this one's)."""
+    kept, keep = [], False
+    for line in run.output.splitlines():
+        if line[:1].isspace() or not line:
+            if keep:
+                kept.append(line)
+            continue
+        match = RESULT.match(line)
+        keep = bool(match) and match["host"] == name
+        if keep:
+            kept.append(line)
+    return dataclasses.replace(run, output="\n".join(kept))
+
+
+def state(host) -> tuple[str, str]:
+    return stateless_table(host), tree_state(host, ["/etc/mailfort"], RULESET)
+
+
+@pytest.fixture(scope="module")
+def refused_runs(run_playbook, mail_hosts, tmp_path_factory):
+    """Every run (RUNS) by the cases it holds, with the state of both hosts before and after all of them."""
+    before = {name: state(h) for name, h in mail_hosts.items()}
+    directory = tmp_path_factory.mktemp("firewall-bad-input")
+
+    def refuse(index: int, run: dict[str, str]):
+        # The lab's inventory first, then this one: its host variables win over the lab's group_vars.
+        cases = directory / f"run-{index}.yml"
+        cases.write_text(
+            yaml.safe_dump({"all": {"hosts": {target: BAD_INPUT[case][1] for target, case in run.items()}}})
+        )
+        return run_playbook("-i", str(cases), playbook=PLAYBOOK)
+
+    with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
+        done = list(pool.map(refuse, range(len(RUNS)), RUNS))
+    after = {name: state(h) for name, h in mail_hosts.items()}
+    by_case = {case: result for run, result in zip(RUNS, done, strict=True) for case in run.values()}
+    return before, by_case, after
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_fails_naming_the_variable_and_the_rule(case, refused_runs):
+    _, runs, _ = refused_runs
+    target, _, must_name = BAD_INPUT[case]
+
+    assert_refused(case, _results_of(runs[case], target), must_name)
+    assert runs[case].recap.get(target, {}).get("changed") == 0, f"{case}: {runs[case].changed_tasks()}"
+
+
+def test_bad_input_leaves_the_hosts_unchanged(refused_runs):
+    before, _, after = refused_runs
+    assert after == before
