@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""What the postfix_hardening scenario (molecule/postfix_hardening) deploys where, the lab users and limits it is
-given, and the SMTP and IMAP probes the client containers run against the mail hosts (built on probes.py).
+"""What postfix_hardening deploys where on the lab's MX hosts, the users and limits the lab's inventory gives it,
+and the SMTP and IMAP probes the client containers run against the mail hosts (built on probes.py).
+
+The hosts, users and passwords come from lab.py; the limits only this suite needs (the rate limits, campaign@'s
+quota) are read from the lab's inventory, the one source of both.
 """
 
 from __future__ import annotations
@@ -9,17 +12,24 @@ import re
 import shlex
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import yaml
 from harness import tree_state
+from lab import ALICE_APPS, CAMPAIGN, CLIENT, DOMAIN, INVENTORY, MX1, MX2
 from probes import HANDSHAKE_FUNCTIONS, HANDSHAKES, PREAMBLE, host_name, run_probe
 
-# The scenario's hosts (molecule/postfix_hardening/molecule.yml).
-BOOKWORM = "mailfort-postfix-bookworm"  # Debian 12, Postfix 3.7: the role's defaults, strict TLS on port 25 too
-TRIXIE = "mailfort-postfix-trixie"  # Debian 13, Postfix 3.10: port 25 in interop mode, client hidden, TLS policies
-MAIL_HOSTS = [BOOKWORM, TRIXIE]
-CLIENT = "mailfort-postfix-client"  # a mail client; exempt from the rate limits
-OUTSIDER = "mailfort-postfix-outsider"  # not exempt: floods
+
+def _inventory_file(*parts: str) -> dict:
+    path: Path = INVENTORY.joinpath(*parts)
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+# The lab's settings for both MX hosts (molecule/lab/inventory/group_vars/mail_servers.yml): the limits below are
+# read from there, literal values all; the templated ones (addresses) are lab.py's.
+_GROUP_VARS = _inventory_file("group_vars", "mail_servers.yml")
+
 # The HELO name the probes give: a valid FQDN, which podman's DNS resolves to the client.
 CLIENT_HELO = f"{CLIENT}.dns.podman"
 # A sender on port 25 must be in a domain that resolves (reject_unknown_sender_domain): podman's DNS answers for
@@ -28,45 +38,37 @@ REMOTE_SENDER = f"someone@{CLIENT_HELO}"
 UNRESOLVABLE_SENDER = "someone@no-such-domain.invalid"
 OUTSIDE_RECIPIENT = "someone@example.net"  # relaying there needs a login
 
-MX_TLS_POLICY = {BOOKWORM: "strict", TRIXIE: "interop"}  # postfix_hardening_mx_tls_policy
-HIDES_CLIENT = {BOOKWORM: False, TRIXIE: True}  # postfix_hardening_submission_hide_client
+# postfix_hardening_mx_tls_policy and _submission_hide_client as each host must have them: MX1 the role's
+# defaults, MX2 the options turned on (host_vars/mailfort-mx2.yml). Stated here, not read from the inventory, so
+# that a lab which stopped turning an option on fails instead of proving the default twice.
+MX_TLS_POLICY = {MX1: "strict", MX2: "interop"}
+HIDES_CLIENT = {MX1: False, MX2: True}
 
-# The users molecule.yml gives dovecot_hardening (and through it postfix_hardening_mailboxes). Lab-only passwords:
-# a real inventory takes them from ansible-vault.
-DOMAIN = "lab.mailfort.test"
-ALICE = f"alice@{DOMAIN}"
-ALICE_MAIN = "Tangerine-Orbit-Velvet-91"  # barred from mail (mail_login: false)
-ALICE_LAPTOP = "Quartz-Lantern-Meadow-57"  # alice's app password
-BOB = f"bob@{DOMAIN}"
-BOB_MAIN = "Juniper-Cascade-Falcon-73"  # allowed for mail (mail_login: true)
-BILLING_APP = f"billing-app@{DOMAIN}"  # a per-application account
-BILLING_APP_MAIN = "Walnut-Semaphore-Drift-42"
+# Besides the lab's users (lab.py: dovecot_hardening_users, and through them postfix_hardening_mailboxes): alice
+# logs in with her laptop's app password, her main password being barred from mail.
+ALICE_LAPTOP = ALICE_APPS["laptop"]
 BILLING = f"billing@{DOMAIN}"  # postfix_hardening_send_as: billing-app may send as billing@ too
 UNKNOWN_MAILBOX = f"carol@{DOMAIN}"
-CAMPAIGN = f"campaign@{DOMAIN}"  # sends only in test_quota.py, under its own low quota
-CAMPAIGN_MAIN = "Saffron-Tundra-Ledger-38"
-CREDENTIALS = {
-    "alice's main password": ALICE_MAIN,
-    "alice's laptop app password": ALICE_LAPTOP,
-    "bob's main password": BOB_MAIN,
-    "billing-app's password": BILLING_APP_MAIN,
-    "campaign's password": CAMPAIGN_MAIN,
-}
 WRONG_PASSWORD = "Marble-Thistle-Comet-26"  # noqa: S105  (a lab value that must never log in)
 
-# The scenario's rate limits (postfix_hardening_connection_rate_limit, _auth_rate_limit) per 60 s, per client
-# address and service.
-CONNECTION_RATE_LIMIT = 15
-AUTH_RATE_LIMIT = 5
+# The lab's rate limits (postfix_hardening_connection_rate_limit, _auth_rate_limit) per 60 s, per client address
+# and service; the client is exempt (postfix_hardening_rate_limit_exceptions), the outsider is not.
+CONNECTION_RATE_LIMIT: int = _GROUP_VARS["postfix_hardening_connection_rate_limit"]
+AUTH_RATE_LIMIT: int = _GROUP_VARS["postfix_hardening_auth_rate_limit"]
+# New connections to the mail ports a source not exempt from the firewall's meter may open at once (the outsider).
+FIREWALL_METER_BURST: int = _GROUP_VARS["mail_firewall_rate_limit_burst"]
 
-# campaign@'s outbound quota (postfix_hardening_quota_overrides): per 3600 s, 3 messages and 5 recipients. The
-# other users keep the role's default quota, far above what the suite sends.
-CAMPAIGN_QUOTA_MESSAGES = 3
-CAMPAIGN_QUOTA_RECIPIENTS = 5
-CAMPAIGN_QUOTA_WINDOW = 3600
+# campaign@'s outbound quota (postfix_hardening_quota_overrides): one limit of a few messages and recipients per
+# window. The other users keep the role's default quota, far above what the suites send. campaign@ sends only in
+# test_quota.py.
+(_CAMPAIGN_QUOTA,) = _GROUP_VARS["postfix_hardening_quota_overrides"][CAMPAIGN]
+CAMPAIGN_QUOTA_MESSAGES: int = _CAMPAIGN_QUOTA["messages"]
+CAMPAIGN_QUOTA_RECIPIENTS: int = _CAMPAIGN_QUOTA["recipients"]
+CAMPAIGN_QUOTA_WINDOW: int = _CAMPAIGN_QUOTA["window"]
 # The outbound quota service (roles/postfix_hardening/vars/main.yml).
 QUOTA_PROGRAM = "/usr/local/lib/mailfort/mailfort_quota.py"
 QUOTA_CONFIG = "/etc/postfix/mailfort/quota.conf"
+QUOTA_STATE = "/var/lib/mailfort-quota/state.json"
 QUOTA_UNITS = ("mailfort-quota.socket", "mailfort-quota.service")
 QUOTA_SOCKET = "/var/spool/postfix/private/mailfort-quota"
 
@@ -330,14 +332,34 @@ def postfix_journal(host, since: float) -> str:
     )
 
 
-def wait_for_journal(host, since: float, pattern: str, timeout: float = 10) -> str:
-    """The Postfix journal since a time once a line holds PATTERN (a fixed string), or as it is when time is up."""
+def wait_for_journal(host, since: float, *patterns: str, timeout: float = 10) -> str:
+    """The Postfix journal since a time once it holds one of PATTERNS (fixed strings), or as it is when time is up.
+
+    Other suites' sessions from the client may reach the same host meanwhile: a pattern names what only the
+    waiting test's own session logs (its client and stage), not just a kind of event."""
     deadline = time.monotonic() + timeout
     while True:
         journal = postfix_journal(host, since)
-        if pattern in journal or time.monotonic() > deadline:
+        if any(pattern in journal for pattern in patterns) or time.monotonic() > deadline:
             return journal
         time.sleep(0.5)
+
+
+def smtpd_session(journal: str, queue_id: str) -> list[str]:
+    """The journal lines of the port-25 session that queued QUEUE_ID: its smtpd process's lines from its connect to
+    its disconnect (a process serves one session at a time), so that sessions of other tests beside it are left
+    out. Empty until the session's disconnect is logged."""
+    lines = journal.splitlines()
+    queued = next((i for i, line in enumerate(lines) if f": {queue_id}: client=" in line), None)
+    process = re.search(r"postfix/smtpd\[\d+\]: ", lines[queued]) if queued is not None else None
+    if process is None:
+        return []
+    own = process[0]
+    starts = [i for i in range(queued) if f"{own}connect from " in lines[i]]
+    ends = [i for i in range(queued + 1, len(lines)) if f"{own}disconnect from " in lines[i]]
+    if not starts or not ends:
+        return []
+    return [line for line in lines[starts[-1] : ends[0] + 1] if own in line]
 
 
 def master_events(host, since: float) -> list[str]:
@@ -358,3 +380,18 @@ def postfix_check(host):
 
 def postconf(host, *args: str) -> str:
     return host.check_output("postconf " + " ".join(shlex.quote(a) for a in args))
+
+
+def assert_quota_service_as_converged(host) -> None:
+    """mailfort-quota runs now and at boot as its own user, behind a socket only Postfix reaches, with a
+    configuration only root writes and its user reads."""
+    name = host_name(host)
+    for unit in QUOTA_UNITS:
+        assert host.service(unit).is_running, f"{name}: {unit} is not running"
+        assert host.service(unit).is_enabled, f"{name}: {unit} is not enabled"
+    pid = host.check_output("systemctl show -P MainPID mailfort-quota.service")
+    assert host.check_output(f"ps -o user= -p {pid}") == "mailfort-quota", f"{name}: mailfort-quota's user"
+    socket = host.check_output(f"stat -c '%F %U:%G %a' {QUOTA_SOCKET}")
+    assert socket == "socket postfix:postfix 600", f"{name}: {QUOTA_SOCKET}: {socket}"
+    config = host.check_output(f"stat -c '%U:%G %a' {QUOTA_CONFIG}")
+    assert config == "root:mailfort-quota 640", f"{name}: {QUOTA_CONFIG}: {config}"

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import shlex
 
+import pytest
 from harness import files_holding_secrets
+from lab import CREDENTIALS
 from postfix_facts import (
     CANDIDATE_DIR,
     CONFIG_DIR,
-    CREDENTIALS,
     MANAGED_FILES,
     SMTP_PORT,
     SUBMISSION_PORT,
@@ -18,6 +19,8 @@ from postfix_facts import (
     postfix_check,
 )
 from probes import host_name, port_states
+
+pytestmark = pytest.mark.readonly
 
 
 def test_postfix_check_finds_nothing(host):
@@ -75,5 +78,6 @@ def test_postfix_runs_now_and_at_boot(host):
 
 
 def test_client_finds_the_three_smtp_ports_open(host, client):
+    """Through the host's firewall (default drop), which opens what Postfix listens on."""
     ports = (SMTP_PORT, SUBMISSIONS_PORT, SUBMISSION_PORT)
     assert port_states(client, host, ports) == dict.fromkeys(ports, "open")

@@ -6,17 +6,23 @@ Anvil counts per 60 s, so a second run within the minute finds the outsider limi
 assert that the limit is reached within its number of attempts and holds from there on, not at which attempt.
 The client's tests are unaffected by the outsider (another address), and the two floods by each other (another
 service each).
+
+Readonly in the lab's sense: only the outsider is limited afterwards, for at most a minute, and only these tests use
+it; fail2ban ignores it, so that its flood bans nothing. Its flood stays below the firewall's per-source meter
+(mail_firewall_rate_limit_burst), which would otherwise drop connections before Postfix counts them; the client is
+exempt from the meter too. Each host has its own anvil and meter: the two hosts' floods run side by side.
 """
 
 from __future__ import annotations
 
 import re
 
+import pytest
+from lab import BOB, BOB_MAIN
 from postfix_facts import (
     AUTH_RATE_LIMIT,
-    BOB,
-    BOB_MAIN,
     CONNECTION_RATE_LIMIT,
+    FIREWALL_METER_BURST,
     SMTP_PORT,
     SUBMISSION_PORT,
     session,
@@ -24,6 +30,8 @@ from postfix_facts import (
     smtp,
 )
 from probes import PREAMBLE, address, host_name, run_probe
+
+pytestmark = pytest.mark.readonly
 
 # Opens spec["count"] connections one after the other; from each, the first reply line (the greeting, or the
 # refusal that takes its place), then QUIT.
@@ -69,6 +77,8 @@ def _first_match(pattern: re.Pattern, answers: list[str]) -> int | None:
 
 
 def test_connection_flood_from_an_address_not_exempt_is_cut_off(host, outsider):
+    # Both floods' connections (and the AUTH flood's one) must reach Postfix, not the firewall's meter.
+    assert FLOOD + 1 < FIREWALL_METER_BURST, f"{FLOOD + 1} connections would cross the firewall's meter"
     answers = _connection_flood(outsider, host)
     refusal = _too_many_connections(address(outsider))
     first = _first_match(refusal, answers)

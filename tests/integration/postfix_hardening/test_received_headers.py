@@ -1,16 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""postfix_hardening_submission_hide_client: where it is on (trixie), mail submitted on 587 and 465 arrives without
-the sending client's address or name in its Received headers; where it is off (bookworm, the default), Postfix's
-Received header names the client as usual."""
+"""postfix_hardening_submission_hide_client: where it is on (MX2), mail submitted on 587 and 465 arrives without
+the sending client's address or name in its Received headers; where it is off (MX1, the default), Postfix's
+Received header names the client as usual. Both with OpenDKIM signing the submitted mail on its way through."""
 
 from __future__ import annotations
 
 import pytest
+from lab import ALICE, BOB, BOB_MAIN
 from postfix_facts import (
-    ALICE,
     ALICE_LAPTOP,
-    BOB,
-    BOB_MAIN,
     CLIENT_HELO,
     HIDES_CLIENT,
     SUBMISSION_PORT,
@@ -25,6 +23,8 @@ from postfix_facts import (
     token,
 )
 from probes import address, host_name
+
+pytestmark = pytest.mark.readonly
 
 PORTS = {SUBMISSION_PORT: "starttls", SUBMISSIONS_PORT: "implicit"}
 

@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: MIT
-"""What a change of the role's input does to the live hosts, in one sequence of plays (postfix_hardening's tasks
-only, the part these changes touch, which keeps the sequence within minutes):
+"""What a change of the role's input does to the live hosts, in one sequence of site.yml runs limited to
+postfix_hardening's configuration (--tags postfix_hardening_config, the part these changes touch, which keeps the
+sequence within minutes):
 
 1. a value that passes the role's checks but that Postfix refuses (an address the host does not have): the play
    stops at the candidate check with Postfix's own message, and the live configuration and Postfix stay as they were;
 2. an ordinary parameter and an acknowledged extra: applied with a reload (same master process);
 3. a parameter the master reads only at start: applied with a restart (a new master process);
-4. a plain run restores the scenario's configuration, keeping a backup of each main.cf it replaced;
-5. a second plain run changes nothing: no file, no reload, no restart (the idempotent re-run; the whole playbook's
-   is molecule's idempotence step, and its dry run on the converged hosts is common/test_converged_state.py).
+4. a plain run restores the lab's configuration, keeping a backup of each main.cf it replaced;
+5. a second plain run changes nothing: no file, no reload, no restart;
+6. the state check: every file under /etc/postfix is back with the content, mode and owner it had before step 1.
 
-Runs last in the scenario (file order): it changes the hosts on purpose. test_updates_is_the_last_test_file keeps it
-that way. The restore runs even when an earlier step fails.
+A mutator (the restore runs even when an earlier step fails). The whole site.yml's idempotent re-run and its dry
+run on the converged hosts are the rerun phase's (conftest's rerun and check_diff_run; test_rerun_output.py).
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
+from lab import CREDENTIALS, MAIL_HOSTS
 from postfix_facts import (
+    AUTH_RATE_LIMIT,
     CANDIDATE_DIR,
     CONFIG_DIR,
-    CREDENTIALS,
-    MAIL_HOSTS,
     MAIN_CF,
     SMTP_PORT,
     master_events,
@@ -40,12 +40,14 @@ from postfix_facts import (
     smtp,
 )
 
+pytestmark = pytest.mark.mutator
+
 CONFIG_TAGS = ("--tags", "postfix_hardening_config")
 # A host's failed task in the output: the header, then its indented result.
 FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+)\]: FAILED! =>[ \t]*\n(?P<body>(?:[ \t].*\n|\n)*)", re.MULTILINE)
 UNKNOWN_ADDRESS = "192.0.2.1"  # TEST-NET-1: no host here has it
 MESSAGE_SIZE = 41943040  # 40 MiB instead of the default 50 MiB
-AUTH_RATE = "4"  # instead of the scenario's 5
+AUTH_RATE = str(AUTH_RATE_LIMIT - 1)  # instead of the lab's
 SETTINGS = ("inet_interfaces", "inet_protocols", "message_size_limit", "smtpd_client_auth_rate_limit")
 STEPS = {
     "refused by Postfix": {"postfix_hardening_inet_interfaces": [UNKNOWN_ADDRESS]},
@@ -91,12 +93,23 @@ def _step(run_playbook, hosts, client, *args: str) -> Step:
     return result
 
 
-@pytest.fixture(scope="module")
-def updates(run_playbook, podman_host, client, check_diff_run):
-    """Every step of the sequence, by name; "rerun" is the second plain run, after the restore.
+def _files(state: str) -> set[str]:
+    """What of a postfix_state a restore must put back: each entry's path, mode and owner, and each file's digest;
+    not inodes and mtimes (a restore writes the files anew), nor the backups of replaced files (name~)."""
+    kept = set()
+    for line in state.splitlines():
+        fields = line.split()
+        if len(fields) == 5 and not fields[0].endswith("~"):  # find: path mode owner inode mtime
+            kept.add(" ".join(fields[:3]))
+        elif len(fields) == 2 and not fields[1].endswith("~"):  # sha256sum: digest path
+            kept.add(line)
+    return kept
 
-    check_diff_run is requested so that the shared dry run has seen the converged hosts before this changes them.
-    """
+
+@pytest.fixture(scope="module")
+def updates(run_playbook, podman_host, client):
+    """Every step of the sequence, by name; "rerun" is the second plain run, after the restore. The hosts' state
+    before the first step is the first step's own "before"."""
     hosts = {name: podman_host(name) for name in MAIL_HOSTS}
     steps: dict[str, Step] = {}
     try:
@@ -106,12 +119,6 @@ def updates(run_playbook, podman_host, client, check_diff_run):
         steps["restore"] = _step(run_playbook, hosts, client, *CONFIG_TAGS)
     steps["rerun"] = _step(run_playbook, hosts, client, *CONFIG_TAGS, "-v")
     return steps
-
-
-def test_updates_is_the_last_test_file():
-    here = Path(__file__)
-    last = sorted(here.parent.glob("test_*.py"))[-1]
-    assert last == here, f"{last.name} sorts after {here.name} and would run on hosts these updates changed"
 
 
 def _answers_on_25(step: Step, name: str) -> list[str]:
@@ -186,12 +193,12 @@ def test_start_time_parameter_change_restarts_postfix(name, updates):
 
 
 @pytest.mark.parametrize("name", MAIL_HOSTS)
-def test_plain_run_restores_the_scenarios_configuration(name, updates):
+def test_plain_run_restores_the_labs_configuration(name, updates):
     step = updates["restore"]
     assert step.run.returncode == 0, step.run.output[-4000:]
     assert step.run.recap[name]["changed"] > 0, step.run.recap
     restored = {"inet_interfaces": "all", "inet_protocols": "all", "message_size_limit": "52428800"}
-    restored["smtpd_client_auth_rate_limit"] = "5"
+    restored["smtpd_client_auth_rate_limit"] = str(AUTH_RATE_LIMIT)
     assert step.settings[name] == restored, f"{name}: {step.settings[name]}"
     assert "daemon started" in step.events[name], f"{name}: inet_protocols changed back without a restart"
     assert "SIZE 52428800" in _answers_on_25(step, name)
@@ -232,7 +239,21 @@ def test_rerun_leaves_etc_postfix_untouched(name, updates):
     assert after == before, f"{name}: /etc/postfix changed"
 
 
-def test_no_run_prints_a_password(updates, check_diff_run):
-    runs = {step: updates[step].run.output for step in updates} | {"--check --diff": check_diff_run.output}
-    shown = {step: sum(p in output for p in CREDENTIALS.values()) for step, output in runs.items()}
+def test_no_run_prints_a_password(updates):
+    """This sequence's runs; the shared dry run's output is test_rerun_output.py's."""
+    shown = {step: sum(p in updates[step].run.output for p in CREDENTIALS.values()) for step in updates}
     assert not any(shown.values()), f"passwords printed, by run: {shown}"  # counts: no secret in the message
+
+
+# 6. the state check
+
+
+@pytest.mark.parametrize("name", MAIL_HOSTS)
+def test_sequence_leaves_etc_postfix_as_it_was_before_it_and_postfix_running(name, updates, podman_host):
+    """The restore put back every file, mode and owner of the converged lab (only backups of replaced files are
+    new), and the master process that the rerun left is still the one running."""
+    before, after = _files(updates["refused by Postfix"].states[name][0]), _files(updates["rerun"].states[name][1])
+    differ = sorted(before ^ after)
+    assert not differ, f"{name}: /etc/postfix is not as before the sequence: {differ}"
+    running = master_pid(podman_host(name))
+    assert running == updates["rerun"].pids[name][1], f"{name}: Postfix's master is {running}, not the rerun's"
