@@ -26,6 +26,7 @@ from firewall_facts import (
 from lab import ADDRESSES, ATTACKER, CLIENT
 from probes import host_name
 
+# One attacker floods both hosts: tests/integration/conftest.py (SERIAL_FILES) runs these tests one after another.
 pytestmark = pytest.mark.readonly
 
 # Rounds of one connection to each mail port, back to back: more than a mail client opens in a minute.
