@@ -13,13 +13,14 @@ import os
 import re
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import testinfra
 from harness import tree_state
-from lab import INVENTORY, MAIL_HOSTS, PROJECT_DIR
+from lab import INVENTORY, MAIL_HOSTS, PROJECT_DIR, PROVIDED, PROVIDED_INVENTORY
 
 # The phases, in the order tools/lab-test runs them, and what belongs in each.
 PHASES = {
@@ -183,18 +184,54 @@ class Rerun:
         return [line for line in state.splitlines() if prefix in line]
 
 
+# What postfix_hardening.yml manages on the provided host: the part of MANAGED_TREES its roles write.
+PROVIDED_TREES = ("/etc/ssl/mailfort", "/etc/postfix", "/etc/dovecot", "/var/spool/postfix/private")
+
+
+@dataclass(frozen=True)
+class Reruns:
+    """The rerun phase's playbook runs on the converged lab, all four at once (none of them writes anything on a
+    converged host, and the dry runs never do): site.yml at -vvv and as `--check --diff` on the MX hosts, and the
+    provided host's own playbook the same two ways; with every managed tree's state before and after."""
+
+    site: PlaybookRun
+    site_check_diff: PlaybookRun
+    provided: PlaybookRun
+    provided_check_diff: PlaybookRun
+    before: dict[str, str]
+    after: dict[str, str]
+
+
+def _states(podman_host) -> dict[str, str]:
+    states = {name: tree_state(podman_host(name), MANAGED_TREES, "/etc/postfix/main.cf") for name in MAIL_HOSTS}
+    states[PROVIDED] = tree_state(podman_host(PROVIDED), PROVIDED_TREES, "/etc/postfix/main.cf")
+    return states
+
+
 @pytest.fixture(scope="session")
-def rerun(run_playbook, podman_host) -> Rerun:
+def reruns(run_playbook, podman_host) -> Reruns:
+    before = _states(podman_host)
+    provided = {"playbook": PROJECT_DIR / "playbooks" / "postfix_hardening.yml", "inventory": PROVIDED_INVENTORY}
+    with ThreadPoolExecutor(4) as pool:
+        runs = [
+            pool.submit(run_playbook, "-vvv"),
+            pool.submit(run_playbook, "--check", "--diff", "-v"),
+            pool.submit(run_playbook, "-vvv", **provided),
+            pool.submit(run_playbook, "--check", "--diff", "-v", **provided),
+        ]
+        site, site_check_diff, provided_run, provided_check_diff = (run.result() for run in runs)
+    return Reruns(site, site_check_diff, provided_run, provided_check_diff, before, _states(podman_host))
+
+
+@pytest.fixture(scope="session")
+def rerun(reruns) -> Rerun:
     """The rerun phase's one -vvv run of site.yml, so that every module argument and result is printed: shared by
     the checks that nothing changed (recap and trees) and that no secret is ever shown."""
-    hosts = {name: podman_host(name) for name in MAIL_HOSTS}
-    before = {name: tree_state(h, MANAGED_TREES, "/etc/postfix/main.cf") for name, h in hosts.items()}
-    run = run_playbook("-vvv")
-    after = {name: tree_state(h, MANAGED_TREES, "/etc/postfix/main.cf") for name, h in hosts.items()}
-    return Rerun(run, before, after)
+    mx = {name: reruns.before[name] for name in MAIL_HOSTS}
+    return Rerun(reruns.site, mx, {name: reruns.after[name] for name in MAIL_HOSTS})
 
 
 @pytest.fixture(scope="session")
-def check_diff_run(run_playbook) -> PlaybookRun:
+def check_diff_run(reruns) -> PlaybookRun:
     """The rerun phase's one `site.yml --check --diff` on the converged hosts, as the README tells users to run it."""
-    return run_playbook("--check", "--diff", "-v")
+    return reruns.site_check_diff

@@ -45,9 +45,9 @@ def _rotate(run_playbook, project_dir, name: str, old: str, new: str):
     )
 
 
-def _restore(run_playbook, name: str, new: str):
-    """The inventory's keys again (the old selector gets a key anew), the rotated-to selector retired: site.yml's
-    dkim and mail_dns roles, the two that rotate_dkim.yml runs."""
+def _restore(run_playbook, project_dir, name: str, new: str):
+    """The inventory's keys again (the old selector gets a key anew), the rotated-to selector retired: the domain's
+    playbook (mail_dns.yml: the dkim and mail_dns roles, the two that rotate_dkim.yml runs, and only their checks)."""
     keys = [*inventory_vars(name)["dkim_keys"], {"domain": DOMAIN, "selector": new, "state": "absent"}]
     retired = [{"domain": DOMAIN, "selector": new}]
     return run_playbook(
@@ -57,6 +57,7 @@ def _restore(run_playbook, name: str, new: str):
         "dkim,mail_dns",
         "-e",
         json.dumps({"dkim_keys": keys, "mail_dns_dkim_retired": retired}),
+        playbook=project_dir / "playbooks" / "mail_dns.yml",
     )
 
 
@@ -106,7 +107,7 @@ def _rotate_one(name, host, client, project_dir, nameserver, run_playbook) -> di
     subject = f"after rotation {token()}"
     submit(client, host, subject)
     last = dkim_verdicts(project_dir, nameserver, fetch(host, anchor, subject))
-    back = _restore(run_playbook, name, new)
+    back = _restore(run_playbook, project_dir, name, new)
     restored = _published_and_on_host(host, nameserver, old, new)
     return {
         "run": run,

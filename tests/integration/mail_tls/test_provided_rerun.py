@@ -6,24 +6,17 @@ dry run with --diff, changes nothing, would change nothing, and never prints the
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
-from harness import tree_state
-from lab import PROJECT_DIR, PROVIDED, PROVIDED_INVENTORY
-from tls_facts import CERT, KEY, TLS_DIR, secret_lines
+from lab import PROVIDED
+from tls_facts import CERT, KEY, secret_lines
 
 if TYPE_CHECKING:  # pytest owns the conftest module; import it for the annotation only
     from conftest import PlaybookRun
 
 pytestmark = pytest.mark.rerun
-
-PLAYBOOK = PROJECT_DIR / "playbooks" / "postfix_hardening.yml"
-# What postfix_hardening.yml manages on the provided host: the part of the shared MANAGED_TREES (conftest.py) its
-# roles write. Sockets included, which a restarted daemon would make anew.
-PROVIDED_TREES = (TLS_DIR, "/etc/postfix", "/etc/dovecot", "/var/spool/postfix/private")
 
 
 @dataclass(frozen=True)
@@ -35,17 +28,9 @@ class ProvidedRerun:
 
 
 @pytest.fixture(scope="module")
-def provided_rerun(run_playbook, provided) -> ProvidedRerun:
-    """Both runs at once: the dry run writes nothing, and neither should the real one on a converged host."""
-    before = tree_state(provided, PROVIDED_TREES, "/etc/postfix/main.cf")
-    with ThreadPoolExecutor(2) as pool:
-        run = pool.submit(run_playbook, "-vvv", playbook=PLAYBOOK, inventory=PROVIDED_INVENTORY)
-        check_diff = pool.submit(
-            run_playbook, "--check", "--diff", "-v", playbook=PLAYBOOK, inventory=PROVIDED_INVENTORY
-        )
-        run, check_diff = run.result(), check_diff.result()
-    after = tree_state(provided, PROVIDED_TREES, "/etc/postfix/main.cf")
-    return ProvidedRerun(run, check_diff, before, after)
+def provided_rerun(reruns) -> ProvidedRerun:
+    """The provided host's two runs of the shared rerun phase (conftest.py: reruns)."""
+    return ProvidedRerun(reruns.provided, reruns.provided_check_diff, reruns.before[PROVIDED], reruns.after[PROVIDED])
 
 
 def test_provided_second_run_succeeds_and_reports_no_change(provided_rerun):

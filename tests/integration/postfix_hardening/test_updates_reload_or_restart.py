@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""What a change of the role's input does to the live hosts, in one sequence of site.yml runs limited to
-postfix_hardening's configuration (--tags postfix_hardening_config, the part these changes touch, which keeps the
-sequence within minutes):
+"""What a change of the role's input does to the live hosts, in one sequence of runs of the Postfix playbook
+(playbooks/postfix_hardening.yml, which checks the input of mail_tls, postfix_hardening and dovecot_hardening only)
+limited to postfix_hardening's configuration (--tags postfix_hardening_config, the part these changes touch, which
+keeps the sequence within minutes). The playbook keeps the DKIM signers wired as site.yml does; its plain runs on
+hosts site.yml converged change nothing (step 5):
 
 1. a value that passes the role's checks but that Postfix refuses (an address the host does not have): the play
    stops at the candidate check with Postfix's own message, and the live configuration and Postfix stay as they were;
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from lab import CREDENTIALS, MAIL_HOSTS
+from lab import CREDENTIALS, MAIL_HOSTS, PROJECT_DIR
 from postfix_facts import (
     AUTH_RATE_LIMIT,
     CANDIDATE_DIR,
@@ -42,6 +44,7 @@ from postfix_facts import (
 
 pytestmark = pytest.mark.mutator
 
+PLAYBOOK = PROJECT_DIR / "playbooks" / "postfix_hardening.yml"
 CONFIG_TAGS = ("--tags", "postfix_hardening_config")
 # A host's failed task in the output: the header, then its indented result.
 FATAL = re.compile(r"^fatal: \[(?P<host>[^\]]+)\]: FAILED! =>[ \t]*\n(?P<body>(?:[ \t].*\n|\n)*)", re.MULTILINE)
@@ -80,7 +83,7 @@ def _live(state: str) -> str:
 
 def _step(run_playbook, hosts, client, *args: str) -> Step:
     before = {name: (postfix_state(h), master_pid(h), now(h)) for name, h in hosts.items()}
-    run = run_playbook(*args)
+    run = run_playbook(*args, playbook=PLAYBOOK)
     result = Step(run, {}, {}, {})
     for name, host in hosts.items():
         result.pids[name] = (before[name][1], master_pid(host))
