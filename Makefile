@@ -82,7 +82,13 @@ PHASE ?=
 lab-test: setup ## parts of the lab run: PHASE="create check converge rerun readonly bad_input mutator destructive destroy"
 	tools/lab-test $(PHASE)
 
-test: setup lint unit molecule ## everything CI runs
+# Each part in turn, with its wall time: what the next change costs shows in CI's log.
+TEST_PARTS := setup lint unit molecule
+test: ## everything CI runs: setup, lint, unit, the lab (each part's time printed)
+	@times=""; for part in $(TEST_PARTS); do start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$part || { echo "=== make test: $$part failed"; exit 1; }; \
+	  took=$$(( $$(date +%s) - start )); times="$$times  $$part $$took s\n"; \
+	  echo "=== make test: $$part took $$took s"; done; printf "=== make test: times\n$$times"
 
 demo: setup ## build the lab, harden its mail host, audit it, print the result
 	ansible-playbook playbooks/lab.yml
