@@ -66,6 +66,47 @@ mail_net_allowlist:
       type: str
       choices: [reject, normalise]
       default: reject
+
+mail_net_trusted:
+  name: mail_net_trusted
+  short_description: Refuse a trust list entry that covers public address space, unless it is acknowledged
+  description:
+    - "For the variables that grant trust to addresses (relay networks, cleartext authentication, ban and rate-limit
+      exemptions, admin access): an entry that covers public address space wider than a /24 (IPv4) or a /48
+      (IPv6), such as C(0.0.0.0/0), C(::/0) or C(8.0.0.0/8), is refused unless the same network is listed in the
+      acknowledgement variable. A /24 and a /48 are the longest prefixes routed between networks on the internet:
+      one site's assignment. Anything wider spans other people's hosts, and a mistyped private range
+      (C(1.0.0.0/8) for C(10.0.0.0/8)) would hand them the trust."
+    - "Networks inside private, loopback, link-local and documentation ranges (RFC 1918, C(127.0.0.0/8),
+      C(169.254.0.0/16), C(fc00::/7), C(fe80::/10), C(::1), RFC 5737 and C(2001:db8::/32)) are allowed at any
+      length. Shared address space (C(100.64.0.0/10), a carrier's other customers) counts as public."
+    - "Entries that are not networks are left alone for the list's own format filter (M(mail_net_cidrs),
+      M(mail_net_allowlist)) to refuse. Every refused entry is reported, in one error."
+    - Returns the input unchanged, so that it chains in front of the format filter.
+  positional: _input, varname, acknowledged, acknowledged_varname, grants
+  options:
+    _input:
+      description: The trust list as the user wrote it.
+      type: list
+      elements: str
+      required: true
+    varname:
+      description: Name of the variable, used in error messages.
+      type: str
+      default: networks
+    acknowledged:
+      description: Networks the user accepts although they cover public address space (compared as networks); none
+        when omitted.
+      type: list
+      elements: str
+    acknowledged_varname:
+      description: Name of the acknowledgement variable, named in error messages.
+      type: str
+      default: acknowledged
+    grants:
+      description: What an address in the list is granted, for the error message (e.g. "is never banned").
+      type: str
+      default: is trusted
 """
 
 EXAMPLES = r"""
@@ -79,9 +120,24 @@ EXAMPLES = r"""
       {{ mail_firewall_imap_allowlist | mail_net_allowlist('mail_firewall_imap_allowlist', host_bits='normalise') }}
   # ['192.0.2.0/25', '192.0.2.128/25', '192.0.2.7', '2001:db8::1'] gives
   # {"ipv4": ["192.0.2.0/24"], "ipv6": ["2001:db8::1/128"], "count": {"ipv4": 1, "ipv6": 1, "input": 4}}
+
+- name: net | refuse a fail2ban ignore list that would never ban anybody, unless acknowledged
+  ansible.builtin.set_fact:
+    __ignoreip: >-
+      {{ fail2ban_ignore_networks
+         | mail_net_trusted('fail2ban_ignore_networks', fail2ban_trust_acknowledged,
+                            'fail2ban_trust_acknowledged', 'is never banned')
+         | mail_net_cidrs('fail2ban_ignore_networks') }}
+  # ['0.0.0.0/0'] fails: fail2ban_ignore_networks[0] = '0.0.0.0/0' covers public address space wider than a /24
+  # (the whole internet): every address in it is never banned. ... add '0.0.0.0/0' to fail2ban_trust_acknowledged
 """
 
 RETURN = r"""
+mail_net_trusted:
+  _value:
+    description: The input, unchanged, once no entry grants trust to public address space unacknowledged.
+    type: list
+    elements: str
 mail_net_cidrs:
   _value:
     description: The networks in canonical CIDR notation, e.g. C(['192.0.2.7/32', '2001:db8::/64']).
@@ -250,8 +306,97 @@ def mail_net_allowlist(networks: Any, varname: str = "allowlist", host_bits: str
     return {"ipv4": ipv4, "ipv6": ipv6, "count": {"ipv4": len(ipv4), "ipv6": len(ipv6), "input": len(networks)}}
 
 
+_TRUSTED = "mail_net_trusted"
+# The longest prefixes routed between networks on the internet: one site's assignment. A trust list entry wider
+# than this that reaches public address space needs an acknowledgement.
+TRUST_BOUND = {4: 24, 6: 48}
+# Where a network of any size stays off the public internet: RFC 1918, loopback, link-local, unique local, and the
+# documentation ranges. Shared address space (100.64.0.0/10) is not here: it holds a carrier's other customers.
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+        "2001:db8::/32",
+    )
+)
+
+
+def _network(entry: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """The network an entry names (host bits ignored), or None where it names none."""
+    if not isinstance(entry, str):
+        return None
+    try:
+        return ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def covers_public_space(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """The network is wider than TRUST_BOUND and reaches beyond the ranges that stay off the internet."""
+    if network.prefixlen >= TRUST_BOUND[network.version]:
+        return False
+    return not any(network.version == other.version and network.subnet_of(other) for other in NOT_PUBLIC)
+
+
+def mail_net_trusted(
+    networks: Any,
+    varname: str = "networks",
+    acknowledged: Any = None,
+    acknowledged_varname: str = "acknowledged",
+    grants: str = "is trusted",
+) -> Any:
+    """Refuse every entry of a trust list that covers public address space unless it is acknowledged."""
+    for value in (networks, acknowledged):
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+    if acknowledged is None:
+        acknowledged = []
+    if isinstance(acknowledged, str | bytes) or not isinstance(acknowledged, list | tuple):
+        raise AnsibleFilterError(
+            f"{_TRUSTED}: {acknowledged_varname} must be a list of networks, got {_show(acknowledged)}"
+        )
+    accepted = set()
+    for index, entry in enumerate(acknowledged):
+        network = _network(entry)
+        if network is None:
+            raise AnsibleFilterError(
+                f"{_TRUSTED}: {acknowledged_varname}[{index}] = {_show(entry)} is not {_ENTRY_RULE}"
+            )
+        accepted.add(network)
+    if isinstance(networks, str | bytes) or not isinstance(networks, list | tuple):
+        return networks  # the list's own format filter says what is wrong with it
+    problems = []
+    for index, entry in enumerate(networks):
+        network = _network(entry)
+        if network is None or network in accepted or not covers_public_space(network):
+            continue
+        reach = "the whole internet" if network.prefixlen == 0 else f"{network.num_addresses:,} addresses"
+        problems.append(
+            f"{varname}[{index}] = {_show(entry)} covers public address space wider than a "
+            f"/{TRUST_BOUND[network.version]} ({reach}): every address in it {grants}. List the networks you mean; "
+            f"to accept it as it is, add {str(network)!r} to {acknowledged_varname}"
+        )
+    if problems:
+        raise AnsibleFilterError(f"{_TRUSTED}: " + "; ".join(problems))
+    return networks
+
+
 class FilterModule:
     """mailfort network filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"mail_net_cidrs": mail_net_cidrs, "mail_net_allowlist": mail_net_allowlist}
+        return {
+            "mail_net_cidrs": mail_net_cidrs,
+            "mail_net_allowlist": mail_net_allowlist,
+            "mail_net_trusted": mail_net_trusted,
+        }

@@ -71,6 +71,7 @@ def test_filter_module_and_documentation_cover_the_filter():
     assert mail_net.FilterModule().filters() == {
         "mail_net_cidrs": mail_net.mail_net_cidrs,
         "mail_net_allowlist": mail_net.mail_net_allowlist,
+        "mail_net_trusted": mail_net.mail_net_trusted,
     }
     assert yaml.safe_load(mail_net.DOCUMENTATION)["mail_net_cidrs"]["positional"] == "_input, varname"
     assert "mail_net_cidrs" in yaml.safe_load(mail_net.RETURN)
@@ -470,3 +471,114 @@ def test_documented_host_bit_choices_are_the_accepted_ones():
     assert tuple(options["host_bits"]["choices"]) == mail_net._HOST_BITS
     for host_bits in mail_net._HOST_BITS:
         assert allowlist(["192.0.2.0/24"], host_bits)["ipv4"] == ["192.0.2.0/24"]
+
+
+# --- mail_net_trusted ----------------------------------------------------------------------------------------------
+
+TRUST = {"varname": "v_networks", "acknowledged_varname": "v_trust_acknowledged", "grants": "is never banned"}
+
+
+@pytest.mark.parametrize(
+    "networks",
+    [
+        [],
+        ["192.0.2.7", "198.51.100.0/24", "2001:db8:1::/48"],  # within the bound, public or not
+        ["203.0.113.0/25", "8.8.8.8"],  # narrower than the bound
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16"],  # off the internet
+        ["fc00::/7", "fe80::/10", "::1", "2001:db8::/32"],
+        [" 10.0.0.0/8 "],
+    ],
+)
+def test_trust_lists_within_the_bound_or_off_the_internet_pass_unchanged(networks):
+    assert mail_net.mail_net_trusted(networks, **TRUST) is networks
+
+
+@pytest.mark.parametrize(
+    ("entry", "bound", "reach"),
+    [
+        ("0.0.0.0/0", 24, "the whole internet"),
+        ("::/0", 48, "the whole internet"),
+        ("8.0.0.0/8", 24, "16,777,216 addresses"),
+        ("203.0.112.0/23", 24, "512 addresses"),
+        ("10.0.0.0/7", 24, "33,554,432 addresses"),  # 10/8 and 11/8: wider than the private range
+        ("100.64.0.0/10", 24, "4,194,304 addresses"),  # shared address space: a carrier's other customers
+        ("2001:db8::/31", 48, "addresses"),
+        ("2a00::/47", 48, "addresses"),
+        ("0.0.0.1/0", 24, "the whole internet"),  # host bits do not hide the reach (the format filter refuses them)
+    ],
+)
+def test_entries_covering_public_space_are_refused_naming_variable_index_value_rule_and_acknowledgement(
+    entry, bound, reach
+):
+    with pytest.raises(AnsibleFilterError) as raised:
+        mail_net.mail_net_trusted(["192.0.2.7", entry], **TRUST)
+    message = str(raised.value)
+    assert message.startswith(f"mail_net_trusted: v_networks[1] = {entry!r} covers public address space wider than")
+    assert f"a /{bound} (" in message
+    assert reach in message
+    assert "every address in it is never banned" in message
+    assert "to v_trust_acknowledged" in message
+
+
+def test_every_refused_entry_is_reported_in_one_error():
+    with pytest.raises(AnsibleFilterError) as raised:
+        mail_net.mail_net_trusted(["0.0.0.0/0", "10.0.0.0/8", "::/0"], **TRUST)
+    assert "v_networks[0] = '0.0.0.0/0'" in str(raised.value)
+    assert "v_networks[2] = '::/0'" in str(raised.value)
+    assert "v_networks[1]" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("entry", "acknowledged"),
+    [
+        ("0.0.0.0/0", ["0.0.0.0/0"]),
+        ("::/0", ["::/0"]),
+        ("2A00::/32", ["2a00::/32"]),  # compared as networks, not as text
+        ("8.0.0.0/8", [" 8.0.0.0/8"]),
+    ],
+)
+def test_an_acknowledged_entry_is_accepted(entry, acknowledged):
+    assert mail_net.mail_net_trusted([entry], acknowledged=acknowledged, **TRUST) == [entry]
+
+
+def test_an_acknowledgement_covers_only_the_network_it_names():
+    with pytest.raises(AnsibleFilterError, match=r"v_networks\[0\] = '8\.0\.0\.0/7'"):
+        mail_net.mail_net_trusted(["8.0.0.0/7"], acknowledged=["8.0.0.0/8"], **TRUST)
+
+
+@pytest.mark.parametrize(
+    ("acknowledged", "match"),
+    [
+        ("0.0.0.0/0", r"v_trust_acknowledged must be a list of networks, got '0\.0\.0\.0/0'"),
+        (["0.0.0.0/0", "everything"], r"v_trust_acknowledged\[1\] = 'everything' is not an IPv4 or IPv6 address"),
+        ([None], r"v_trust_acknowledged\[0\] = None is not"),
+    ],
+)
+def test_a_bad_acknowledgement_is_refused_naming_its_variable(acknowledged, match):
+    with pytest.raises(AnsibleFilterError, match=rf"^mail_net_trusted: {match}"):
+        mail_net.mail_net_trusted(["10.0.0.0/8"], acknowledged=acknowledged, **TRUST)
+
+
+@pytest.mark.parametrize("networks", ["0.0.0.0/0", None, [42, "not a network", "192.0.2.1/24"]])
+def test_entries_that_are_no_networks_are_left_to_the_format_filter(networks):
+    assert mail_net.mail_net_trusted(networks, **TRUST) is networks
+
+
+def test_trusted_undefined_input_raises_the_undefined_error():
+    with pytest.raises(Exception, match="is undefined") as raised:
+        mail_net.mail_net_trusted(StrictUndefined(name="v_networks"), **TRUST)
+    assert not isinstance(raised.value, AnsibleFilterError)
+
+
+@HYPOTHESIS
+@given(st.ip_addresses(v=4), st.integers(min_value=0, max_value=32))
+def test_an_ipv4_network_is_refused_exactly_when_wider_than_a_24_and_not_inside_a_private_range(address, length):
+    network = ipaddress.ip_network(f"{address}/{length}", strict=False)
+    private = any(network.subnet_of(other) for other in mail_net.NOT_PUBLIC if other.version == 4)
+    refused = length < 24 and not private
+    try:
+        mail_net.mail_net_trusted([str(network)], **TRUST)
+    except AnsibleFilterError:
+        assert refused
+    else:
+        assert not refused
