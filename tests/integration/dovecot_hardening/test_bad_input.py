@@ -29,7 +29,8 @@ USERS_VAR = "dovecot_hardening_users"
 SCHEME_VAR = "dovecot_hardening_password_scheme"
 # What a host keeps of a variable that only the other host's case sets: the inventory's users, the role's scheme.
 ROLE_DEFAULTS = yaml.safe_load((PROJECT_DIR / "roles" / "dovecot_hardening" / "defaults" / "main.yml").read_text())
-UNCHANGED = {USERS_VAR: USERS, SCHEME_VAR: ROLE_DEFAULTS[SCHEME_VAR]}
+CLEARTEXT_VAR = "dovecot_hardening_cleartext_auth_networks"
+UNCHANGED = {USERS_VAR: USERS, SCHEME_VAR: ROLE_DEFAULTS[SCHEME_VAR], CLEARTEXT_VAR: []}
 # Valid and unused elsewhere, where a case needs one more password than the lab users have.
 SPARE_PASSWORD = "Walnut-Meteor-Ripple-19"  # noqa: S105  (a lab value, for bad input only)
 MALFORMED_NAME = f"bad user@{DOMAIN}"
@@ -65,6 +66,16 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
         MX1,
         {USERS_VAR: [_alice(("laptop", ALICE_APPS["laptop"]), ("laptop", ALICE_APPS["phone"])), _bob(), *OTHERS]},
         [USERS_VAR, ALICE, "laptop"],
+    ),
+    # A trust list covering the internet: passwords without TLS from anywhere.
+    "cleartext authentication from everywhere": (
+        MX1,
+        {CLEARTEXT_VAR: ["::/0"]},
+        [
+            f"{CLEARTEXT_VAR}[0] = '::/0' covers public address space wider than a /48",
+            "may send its password without TLS",
+            "add '::/0' to dovecot_hardening_trust_acknowledged",
+        ],
     ),
     "password reused for two credentials": (
         MX2,

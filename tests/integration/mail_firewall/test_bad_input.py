@@ -53,6 +53,26 @@ BAD_INPUT: dict[str, tuple[str, dict, list[str]]] = {
         {"mail_firewall_rate_limit_per_minute": -5},
         ["mail_firewall_rate_limit_per_minute", "-5", "whole number of at least 1"],
     ),
+    # Trust lists covering public address space: nobody banned, nobody metered, SSH for a whole /8.
+    "ban exemption for the whole internet": (
+        MX1,
+        {"fail2ban_ignore_networks": ["0.0.0.0/0"]},
+        [
+            "fail2ban_ignore_networks[0] = '0.0.0.0/0' covers public address space wider than a /24",
+            "is never banned",
+            "add '0.0.0.0/0' to fail2ban_trust_acknowledged",
+        ],
+    ),
+    "admin access for a public /8": (
+        MX2,
+        {"mail_firewall_admin_allowlist": ["8.0.0.0/8"]},
+        [
+            "mail_firewall_admin_allowlist[0] = '8.0.0.0/8' covers public address space wider than a /24",
+            "(16,777,216 addresses)",
+            "reaches SSH and the admin ports",
+            "add '8.0.0.0/8' to mail_firewall_trust_acknowledged",
+        ],
+    ),
     "nobody may administer": (
         MX2,
         {

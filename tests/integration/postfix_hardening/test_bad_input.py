@@ -59,6 +59,17 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
         {"postfix_hardening_quota_overrides": {f"nobody@{DOMAIN}": []}},
         [f"postfix_hardening_quota_overrides.nobody@{DOMAIN}", "is not one of the mailboxes"],
     ),
+    # A trust list covering the internet: an open relay (mynetworks is checked before the exceptions).
+    "relay networks covering the internet": (
+        MX2,
+        {"postfix_hardening_mynetworks": ["10.0.0.0/8", "0.0.0.0/0"]},
+        [
+            "postfix_hardening_mynetworks[1] = '0.0.0.0/0' covers public address space wider than a /24",
+            "(the whole internet)",
+            "may relay mail through this host without logging in",
+            "add '0.0.0.0/0' to postfix_hardening_trust_acknowledged",
+        ],
+    ),
     "weakening extra without acknowledgement": (
         MX1,
         {"postfix_hardening_extra": {"smtpd_tls_auth_only": "no"}},
