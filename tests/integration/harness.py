@@ -4,6 +4,7 @@ a secret must never turn up."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Iterable
@@ -60,3 +61,36 @@ def files_holding_secrets(host, secrets: dict[str, str], directory: str) -> dict
         if result.stdout.strip():
             found[what] = result.stdout.split()
     return found
+
+
+def one_case_per_host(cases: dict[str, tuple]) -> list[dict[str, str]]:
+    """Bad-input cases (case -> (host, ...)) grouped into playbook runs, at most one case for each host in a run
+    (host -> case): a host stops at its first refused value, so each run refuses one case on each host."""
+    runs: list[dict[str, str]] = []
+    for case, (target, *_) in cases.items():
+        run = next((r for r in runs if target not in r), None)
+        if run is None:
+            runs.append(run := {})
+        run[target] = case
+    return runs
+
+
+# A line of a task's result for one host ("ok: [host]", "fatal: [host]: FAILED! =>", "failed: [host] (item=...)");
+# the YAML callback indents the result's details on the lines below it.
+RESULT = re.compile(r"^[a-z]+: \[(?P<host>[^\]]+)\]")
+
+
+def results_of(run: PlaybookRun, name: str) -> PlaybookRun:
+    """The run's output as one host had it: that host's result lines with their details, nothing of the other
+    host's (whose error must not pass for this one's)."""
+    kept, keep = [], False
+    for line in run.output.splitlines():
+        if line[:1].isspace() or not line:
+            if keep:
+                kept.append(line)
+            continue
+        match = RESULT.match(line)
+        keep = bool(match) and match["host"] == name
+        if keep:
+            kept.append(line)
+    return dataclasses.replace(run, output="\n".join(kept))

@@ -11,14 +11,12 @@ own error must name its own case.
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
 from dovecot_facts import USERS, dovecot_state
-from harness import assert_refused
+from harness import assert_refused, one_case_per_host, results_of
 from lab import ALICE, ALICE_APPS, ALICE_MAIN, BOB, BOB_MAIN, CREDENTIALS, DOMAIN, MAIL_HOSTS, MX1, MX2, PROJECT_DIR
 
 pytestmark = pytest.mark.bad_input
@@ -85,18 +83,7 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
 }
 
 
-def _runs(cases: dict[str, tuple[str, dict, list[str]]]) -> list[dict[str, str]]:
-    """The cases grouped into playbook runs, at most one case for each host in a run: host -> case."""
-    runs: list[dict[str, str]] = []
-    for case, (target, _, _) in cases.items():
-        run = next((r for r in runs if target not in r), None)
-        if run is None:
-            runs.append(run := {})
-        run[target] = case
-    return runs
-
-
-RUNS = _runs(CASES)
+RUNS = one_case_per_host(CASES)
 
 
 def _extra_vars(run: dict[str, str]) -> dict:
@@ -106,27 +93,6 @@ def _extra_vars(run: dict[str, str]) -> dict:
     names = sorted({var for case in run.values() for var in CASES[case][1]})
     per_host = {target: {var: CASES[case][1].get(var, UNCHANGED[var]) for var in names} for target, case in run.items()}
     return {"lab_bad_input": per_host, **{var: f"{{{{ lab_bad_input[inventory_hostname].{var} }}}}" for var in names}}
-
-
-# A line of a task's result for one host ("ok: [host]", "fatal: [host]: FAILED! =>", "failed: [host] (item=...)");
-# the YAML callback indents the result's details on the lines below it.
-RESULT = re.compile(r"^[a-z]+: \[(?P<host>[^\]]+)\]")
-
-
-def _results_of(run, name: str):
-    """The run's output as one host had it: that host's result lines with their details, nothing of the other
-    host's (whose error must not pass for this one's)."""
-    kept, keep = [], False
-    for line in run.output.splitlines():
-        if line[:1].isspace() or not line:
-            if keep:
-                kept.append(line)
-            continue
-        match = RESULT.match(line)
-        keep = bool(match) and match["host"] == name
-        if keep:
-            kept.append(line)
-    return dataclasses.replace(run, output="\n".join(kept))
 
 
 def _passwords(value) -> set[str]:
@@ -165,7 +131,7 @@ def test_bad_input_fails_clearly_and_leaves_host_unchanged(case, refused):
     target, _, must_name = CASES[case]
     extra_vars, run = by_case[case]
 
-    assert_refused(case, _results_of(run, target), must_name)
+    assert_refused(case, results_of(run, target), must_name)
     # The inventory's passwords are still in play where the extra vars leave the user list alone.
     shown = sum(p in run.output for p in _passwords(extra_vars) | set(CREDENTIALS.values()))  # a count: no secret
     assert shown == 0, f"{case}: {shown} password(s) in the output"

@@ -11,14 +11,12 @@ only) that fails within seconds, and each host's own error must name its own cas
 
 from __future__ import annotations
 
-import dataclasses
-import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
 from firewall_facts import RULESET, stateless_table
-from harness import assert_refused, tree_state
+from harness import assert_refused, one_case_per_host, results_of, tree_state
 from lab import MX1, MX2, PROJECT_DIR
 
 pytestmark = pytest.mark.bad_input
@@ -85,38 +83,7 @@ BAD_INPUT: dict[str, tuple[str, dict, list[str]]] = {
 }
 
 
-def _runs(cases: dict[str, tuple[str, dict, list[str]]]) -> list[dict[str, str]]:
-    """The cases grouped into playbook runs, at most one case for each host in a run: host -> case."""
-    runs: list[dict[str, str]] = []
-    for case, (target, _, _) in cases.items():
-        run = next((r for r in runs if target not in r), None)
-        if run is None:
-            runs.append(run := {})
-        run[target] = case
-    return runs
-
-
-RUNS = _runs(BAD_INPUT)
-
-# A line of a task's result for one host ("ok: [host]", "fatal: [host]: FAILED! =>", "failed: [host] (item=...)");
-# the YAML callback indents the result's details on the lines below it.
-RESULT = re.compile(r"^[a-z]+: \[(?P<host>[^\]]+)\]")
-
-
-def _results_of(run, name: str):
-    """The run's output as one host had it: that host's result lines with their details, nothing of the other
-    host's (whose error must not pass for this one's)."""
-    kept, keep = [], False
-    for line in run.output.splitlines():
-        if line[:1].isspace() or not line:
-            if keep:
-                kept.append(line)
-            continue
-        match = RESULT.match(line)
-        keep = bool(match) and match["host"] == name
-        if keep:
-            kept.append(line)
-    return dataclasses.replace(run, output="\n".join(kept))
+RUNS = one_case_per_host(BAD_INPUT)
 
 
 def state(host) -> tuple[str, str]:
@@ -149,7 +116,7 @@ def test_bad_input_fails_naming_the_variable_and_the_rule(case, refused_runs):
     _, runs, _ = refused_runs
     target, _, must_name = BAD_INPUT[case]
 
-    assert_refused(case, _results_of(runs[case], target), must_name)
+    assert_refused(case, results_of(runs[case], target), must_name)
     assert runs[case].recap.get(target, {}).get("changed") == 0, f"{case}: {runs[case].changed_tasks()}"
 
 
