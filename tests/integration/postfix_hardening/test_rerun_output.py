@@ -37,3 +37,9 @@ def test_rerun_leaves_postfix_untouched(name, prefix, rerun):
     before, after = rerun.entries(name, prefix, when="before"), rerun.entries(name, prefix)
     assert before, f"{name}: nothing below {prefix} in the state before the re-run"
     assert after == before, f"{name}: the re-run changed {sorted(set(before) ^ set(after))}"
+
+
+def test_the_play_says_that_a_container_gets_the_reduced_quota_sandbox(rerun):
+    """auto never weakens silently: the play's output says which sandbox a container gets, and why."""
+    assert "mailfort-quota runs with the reduced sandbox" in rerun.run.output
+    assert "this host is a container" in rerun.run.output
