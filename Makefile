@@ -90,13 +90,15 @@ test: ## everything CI runs: setup, lint, unit, the lab (each part's time printe
 	  took=$$(( $$(date +%s) - start )); times="$$times  $$part $$took s\n"; \
 	  echo "=== make test: $$part took $$took s"; done; printf "=== make test: times\n$$times"
 
-demo: setup ## build the lab, harden its mail host, audit it, print the result
-	ansible-playbook playbooks/lab.yml
+# The demo's release: trixie (Debian 13, the default) or bookworm (Debian 12), e.g. `make demo LAB_SUITE=bookworm`.
+LAB_SUITE ?= trixie
+demo: setup ## build the lab, harden its mail host, audit it, print the result (LAB_SUITE=trixie or bookworm)
+	ansible-playbook playbooks/lab.yml -e mailfort_lab_suite=$(LAB_SUITE)
 	ansible-playbook -i inventories/lab playbooks/site.yml
 	ansible-playbook -i inventories/lab playbooks/demo_report.yml
 
-lab-up: setup ## start the lab containers
-	ansible-playbook playbooks/lab.yml
+lab-up: setup ## start the lab containers (LAB_SUITE=trixie or bookworm)
+	ansible-playbook playbooks/lab.yml -e mailfort_lab_suite=$(LAB_SUITE)
 
 lab-down: venv collections ## remove the lab containers and network, the demo's and the test lab's
 	ansible-playbook playbooks/lab.yml -e mailfort_lab_state=absent
