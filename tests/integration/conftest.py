@@ -9,6 +9,7 @@ iterating, against a converged lab: `.venv/bin/pytest -p no:cacheprovider tests/
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -21,6 +22,43 @@ import pytest
 import testinfra
 from harness import tree_state
 from lab import INVENTORY, MAIL_HOSTS, PROJECT_DIR, PROVIDED, PROVIDED_INVENTORY
+from testinfra.backend.podman import PodmanBackend
+
+# testinfra's podman backend starts `podman exec` for every command, about 150 ms each, and the suites run
+# thousands. As root on the machine that runs the lab, a command enters the container's namespaces with nsenter
+# instead (about 10 ms), with the environment podman exec gives; elsewhere testinfra's own way stays.
+NSENTER_ENVIRONMENT = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root container=podman"
+_podman_run = PodmanBackend.run
+
+
+@functools.cache
+def _container_pid(name: str) -> str | None:
+    """The PID of the lab container's first process (the lab's containers live as long as a test session)."""
+    found = subprocess.run(
+        ["podman", "container", "inspect", "--format", "{{.State.Pid}}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    pid = found.stdout.strip()
+    return pid if found.returncode == 0 and pid.isdigit() and pid != "0" else None
+
+
+def _nsenter_run(self, command: str, *args: str, **kwargs):
+    pid = _container_pid(self.name) if self.user is None and os.geteuid() == 0 else None
+    if pid is None:
+        return _podman_run(self, command, *args, **kwargs)
+    cmd = self.get_command(command, *args)
+    out = self.run_local(
+        f"nsenter --target %s --mount --uts --ipc --net --pid --root --wd -- env -i {NSENTER_ENVIRONMENT} sh -c %s",
+        pid,
+        cmd,
+    )
+    out.command = self.encode(cmd)
+    return out
+
+
+PodmanBackend.run = _nsenter_run
 
 # The phases, in the order tools/lab-test runs them, and what belongs in each.
 PHASES = {
