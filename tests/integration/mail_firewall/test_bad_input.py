@@ -55,20 +55,23 @@ BAD_INPUT: dict[str, tuple[str, dict, list[str]]] = {
     "ban exemption for the whole internet": (
         MX1,
         {"fail2ban_ignore_networks": ["0.0.0.0/0"]},
+        # The words around the value: the YAML callback doubles the quotes of a single-quoted message.
         [
-            "fail2ban_ignore_networks[0] = '0.0.0.0/0' covers public address space wider than a /24",
+            "fail2ban_ignore_networks[0] =",
+            "covers public address space wider than a /24 (the whole internet)",
             "is never banned",
-            "add '0.0.0.0/0' to fail2ban_trust_acknowledged",
+            "to fail2ban_trust_acknowledged",
         ],
     ),
     "admin access for a public /8": (
         MX2,
         {"mail_firewall_admin_allowlist": ["8.0.0.0/8"]},
         [
-            "mail_firewall_admin_allowlist[0] = '8.0.0.0/8' covers public address space wider than a /24",
-            "(16,777,216 addresses)",
+            "mail_firewall_admin_allowlist[0] =",
+            "8.0.0.0/8",
+            "covers public address space wider than a /24 (16,777,216 addresses)",
             "reaches SSH and the admin ports",
-            "add '8.0.0.0/8' to mail_firewall_trust_acknowledged",
+            "to mail_firewall_trust_acknowledged",
         ],
     ),
     "nobody may administer": (

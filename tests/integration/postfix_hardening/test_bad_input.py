@@ -63,11 +63,13 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
     "relay networks covering the internet": (
         MX2,
         {"postfix_hardening_mynetworks": ["10.0.0.0/8", "0.0.0.0/0"]},
+        # The words around the value: the YAML callback doubles the quotes of a single-quoted message.
         [
-            "postfix_hardening_mynetworks[1] = '0.0.0.0/0' covers public address space wider than a /24",
-            "(the whole internet)",
+            "postfix_hardening_mynetworks[1] =",
+            "0.0.0.0/0",
+            "covers public address space wider than a /24 (the whole internet)",
             "may relay mail through this host without logging in",
-            "add '0.0.0.0/0' to postfix_hardening_trust_acknowledged",
+            "to postfix_hardening_trust_acknowledged",
         ],
     ),
     "weakening extra without acknowledgement": (
