@@ -380,6 +380,11 @@ _PREFIX_RE = re.compile(r"\{(?P<scheme>[A-Z0-9-]+)\}")
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
+def _key_text(key: Any) -> str:
+    """A key the user wrote, as a message names it: as written, or quoted when it holds a line break or is no str."""
+    return key if isinstance(key, str) and key.isprintable() else repr(key)
+
+
 def _error(filter_name: str, subject: str, problem: str) -> AnsibleFilterError:
     return AnsibleFilterError(f"{filter_name}: {subject} {problem}")
 
@@ -668,12 +673,12 @@ def _check_app_passwords(
     if value is None:
         return []
     if not isinstance(value, list | tuple):
-        raise _error(filter_name, f"{where} app_passwords", f"must be a list, got {type(value).__name__}")
+        raise _error(filter_name, f"{where}.app_passwords ({user})", f"must be a list, got {type(value).__name__}")
     credentials: list[_Credential] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(value):
         _propagate_undefined(entry)
-        entry_where = f"{where} app_passwords[{index}]"
+        entry_where = f"{where}.app_passwords[{index}] ({user})"
         if not isinstance(entry, dict):
             raise _error(
                 filter_name, entry_where, f"must be a dict with label and password, got {type(entry).__name__}"
@@ -684,10 +689,14 @@ def _check_app_passwords(
             raise _error(
                 filter_name, entry_where, f"label {_show(label)} must match ^[a-z0-9][a-z0-9_-]{{0,31}}$ (lower case)"
             )
-        entry_where = f"{where} app password {label!r}"
+        entry_where = f"{where}.app_passwords[{index}] ({user}, app password {label!r})"
         if label == _MAIN:
             raise _error(filter_name, entry_where, "uses the reserved label 'main' (the main password's)")
-        unknown = sorted(str(key) for key in entry if key not in _APP_KEYS)
+        unknown = sorted(
+            repr(key) if not isinstance(key, str) or not key.isprintable() else key
+            for key in entry
+            if key not in _APP_KEYS
+        )
         if unknown:
             raise _error(
                 filter_name,
@@ -715,13 +724,19 @@ def _check_user(entry: Any, index: int, policy: dict, varname: str, filter_name:
     raw_name = entry.get("name")
     _propagate_undefined(raw_name)
     if not isinstance(raw_name, str):
-        raise _error(filter_name, where, f"name = {_show(raw_name)} must be a login name such as 'alice@example.org'")
+        raise _error(
+            filter_name, f"{where}.name", f"= {_show(raw_name)} must be a login name such as 'alice@example.org'"
+        )
     problem = _name_problem(raw_name)
     if problem is not None:
-        raise _error(filter_name, where, f"name = {_show(raw_name)} is not a valid login name: it {problem}")
+        raise _error(filter_name, f"{where}.name", f"= {_show(raw_name)} is not a valid login name: it {problem}")
     name = raw_name.lower()
-    where = f"{where} ({name})"
-    unknown = sorted(str(key) for key in entry if key not in _USER_KEYS)
+    base, where = where, f"{where} ({name})"
+    unknown = sorted(
+        repr(key) if not isinstance(key, str) or not key.isprintable() else key
+        for key in entry
+        if key not in _USER_KEYS
+    )
     if unknown:
         raise _error(
             filter_name, where, f"has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_USER_KEYS))}"
@@ -729,25 +744,25 @@ def _check_user(entry: Any, index: int, policy: dict, varname: str, filter_name:
     state = entry.get("state", "present")
     _propagate_undefined(state)
     if state not in _STATES:
-        raise _error(filter_name, where, f"state = {_show(state)} must be one of: {', '.join(_STATES)}")
+        raise _error(filter_name, f"{base}.state ({name})", f"= {_show(state)} must be one of: {', '.join(_STATES)}")
     mail_login = entry.get("mail_login", policy["main_password_mail_login"])
     _propagate_undefined(mail_login)
     if not isinstance(mail_login, bool):
-        raise _error(filter_name, where, f"mail_login = {_show(mail_login)} must be true or false")
+        raise _error(filter_name, f"{base}.mail_login ({name})", f"= {_show(mail_login)} must be true or false")
     present = state == "present"
     main = None
     if entry.get("password") is not None or entry.get("password_hash") is not None:
         main = _check_credential(
             entry,
             _MAIN,
-            f"{where} main password",
+            f"{base}.password ({name}, the main password)",
             user=name,
             check_password=present,
             policy=policy,
             filter_name=filter_name,
         )
     apps = _check_app_passwords(
-        entry.get("app_passwords"), where, user=name, present=present, policy=policy, filter_name=filter_name
+        entry.get("app_passwords"), base, user=name, present=present, policy=policy, filter_name=filter_name
     )
     user = _User(index, name, state, mail_login, main, apps)
     if present and not user.mail_credentials():
@@ -773,16 +788,24 @@ def _check_users(users: Any, policy: Any, varname: str, filter_name: str) -> tup
         raise _error(filter_name, varname, f"must be a list of users, got {type(users).__name__}")
     result: list[_User] = []
     by_name: dict[str, int] = {}
+    problems: list[str] = []  # every user's first problem, so that one run names them all
     for index, entry in enumerate(users):
-        user = _check_user(entry, index, checked_policy, varname, filter_name)
+        try:
+            user = _check_user(entry, index, checked_policy, varname, filter_name)
+        except AnsibleFilterError as error:
+            problems.append(error.message.removeprefix(f"{filter_name}: "))
+            continue
         if user.name in by_name:
-            raise _error(
-                filter_name,
-                f"{varname}[{index}] ({user.name})",
-                f"is the same user as {varname}[{by_name[user.name]}]; give each user once",
+            problems.append(
+                f"{varname}[{index}] ({user.name}) is the same user as {varname}[{by_name[user.name]}]; "
+                "give each user once"
             )
+            continue
         by_name[user.name] = index
         result.append(user)
+    if problems:
+        # One problem a line: mail_validate reports each line as an error of its own.
+        raise AnsibleFilterError(f"{filter_name}: " + "\n".join(problems))
     _check_reuse(result, varname, filter_name)
     return result, checked_policy
 

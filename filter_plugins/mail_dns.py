@@ -94,7 +94,7 @@ mail_dns_spf:
       refused."
     - "The record text may be at most 450 octets: section 3.4 asks that the DNS answer fit in 512 octets of
       UDP, and the rest of the answer needs some of those."
-  positional: _input, domain, resolved, ttl
+  positional: _input, domain, resolved, ttl, varname
   options:
     _input:
       description: The policy, as described above.
@@ -123,6 +123,10 @@ mail_dns_spf:
       description: TTL of the record in seconds (0 to 2147483647, RFC 2181 section 8).
       type: int
       default: 3600
+    varname:
+      description: The variable that holds O(_input), named first in error messages (e.g. C(mail_dns_dmarc)).
+      type: str
+      default: ""
 
 mail_dns_dkim:
   name: mail_dns_dkim
@@ -177,7 +181,7 @@ mail_dns_dmarc:
       approximation errs towards listing an authorization that is not needed (harmless) rather than
       leaving out one that is. The authorization belongs in the report domain's zone, which may be someone
       else's."
-  positional: _input, domain, ttl
+  positional: _input, domain, ttl, varname
   options:
     _input:
       description: The DMARC tags, as described above.
@@ -191,6 +195,10 @@ mail_dns_dmarc:
       description: TTL of the records in seconds (0 to 2147483647).
       type: int
       default: 3600
+    varname:
+      description: The variable that holds O(_input), named first in error messages (e.g. C(mail_dns_dmarc)).
+      type: str
+      default: ""
 
 mail_dns_mta_sts:
   name: mail_dns_mta_sts
@@ -204,7 +212,7 @@ mail_dns_mta_sts:
     - "The id is the first 20 hexadecimal digits of the SHA-256 of the policy text (RFC 8461 section 3.1
       allows 1 to 32 letters and digits), so it changes exactly when the policy changes and senders fetch
       the new one."
-  positional: _input, domain, ttl
+  positional: _input, domain, ttl, varname
   options:
     _input:
       description: The policy, as described above.
@@ -218,6 +226,10 @@ mail_dns_mta_sts:
       description: TTL of the TXT record in seconds (0 to 2147483647).
       type: int
       default: 3600
+    varname:
+      description: The variable that holds O(_input), named first in error messages (e.g. C(mail_dns_dmarc)).
+      type: str
+      default: ""
 
 mail_dns_tlsrpt:
   name: mail_dns_tlsrpt
@@ -227,7 +239,7 @@ mail_dns_tlsrpt:
       The record is C(_smtp._tls.<domain>.) with text C(v=TLSRPTv1; rua=<uri>,<uri>)."
     - "Commas and semicolons inside a URI must be percent-encoded (C(%2C), C(%3B)); raw ones are refused, as
       are other schemes, whitespace and duplicates."
-  positional: _input, domain, ttl
+  positional: _input, domain, ttl, varname
   options:
     _input:
       description: The reporting URIs, as described above.
@@ -241,6 +253,10 @@ mail_dns_tlsrpt:
       description: TTL of the record in seconds (0 to 2147483647).
       type: int
       default: 3600
+    varname:
+      description: The variable that holds O(_input), named first in error messages (e.g. C(mail_dns_dmarc)).
+      type: str
+      default: ""
 
 mail_dns_tlsa:
   name: mail_dns_tlsa
@@ -294,7 +310,7 @@ mail_dns_caa:
     - "C(critical) sets the issuer critical flag (128) on every property: a CA that does not understand one
       of them must refuse to issue (RFC 8659 section 4.1)."
     - "An empty C(issue) list is refused: the domain's MTA-STS policy host needs a certificate."
-  positional: _input, domain, ttl
+  positional: _input, domain, ttl, varname
   options:
     _input:
       description: The CAA policy, as described above.
@@ -308,6 +324,10 @@ mail_dns_caa:
       description: TTL of the record in seconds (0 to 2147483647).
       type: int
       default: 3600
+    varname:
+      description: The variable that holds O(_input), named first in error messages (e.g. C(mail_dns_dmarc)).
+      type: str
+      default: ""
 
 mail_dns_zone:
   name: mail_dns_zone
@@ -509,6 +529,12 @@ def _fail_if_undefined(*values: Any) -> None:
             _fail_if_undefined(*value.values())
         elif isinstance(value, list | tuple):
             _fail_if_undefined(*value)
+
+
+def _named(record: str, varname: Any) -> str:
+    """The record's label with the user's variable in front, when the caller names it."""
+    _fail_if_undefined(varname)
+    return f"{varname} ({record})" if isinstance(varname, str) and varname else record
 
 
 def _error(filter_name: str, record: str, problem: str) -> AnsibleFilterError:
@@ -1024,11 +1050,14 @@ def _spf_ending(record: str, spec: Mapping, counter: _SpfLookups, domain: str) -
     return terms
 
 
-def mail_dns_spf(spec: dict, domain: str, resolved: dict | None = None, ttl: int = 3600) -> dict[str, Any]:
+def mail_dns_spf(
+    spec: dict, domain: str, resolved: dict | None = None, ttl: int = 3600, varname: str = ""
+) -> dict[str, Any]:
     """Validate an SPF policy, count its DNS lookups (through resolved records) and build its TXT record."""
     _fail_if_undefined(spec, domain, resolved, ttl)
     # Service labels too: records for include: targets live at names such as _spf.example.org.
     domain, record = _subject(_SPF, "SPF record", domain, service_labels=True)
+    record = _named(record, varname)
     ttl = _ttl(_SPF, record, ttl)
     spec = _spec(_SPF, record, spec, _SPF_KEYS)
     known = _spf_resolved(record, resolved)
@@ -1327,10 +1356,11 @@ def _dmarc_reports(record: str, domain: str, spec: Mapping, values: dict[str, st
     return list(report_domains)
 
 
-def mail_dns_dmarc(spec: dict, domain: str, ttl: int = 3600) -> dict[str, Any]:
+def mail_dns_dmarc(spec: dict, domain: str, ttl: int = 3600, varname: str = "") -> dict[str, Any]:
     """The DMARC record of a domain, valid under RFC 7489 and RFC 9989, and the report authorizations it needs."""
     _fail_if_undefined(spec, domain, ttl)
     domain, record = _subject(_DMARC, "DMARC record", domain)
+    record = _named(record, varname)
     ttl = _ttl(_DMARC, record, ttl)
     spec = _dmarc_tags(record, spec)
     values: dict[str, str] = {"p": "none"}
@@ -1387,10 +1417,11 @@ def _mx_pattern(record: str, index: int, value: Any) -> str:
     return f"*.{name}" if wildcard else name
 
 
-def mail_dns_mta_sts(spec: dict, domain: str, ttl: int = 3600) -> dict[str, Any]:
+def mail_dns_mta_sts(spec: dict, domain: str, ttl: int = 3600, varname: str = "") -> dict[str, Any]:
     """An MTA-STS policy, its id (from its content) and the _mta-sts TXT record that announces it."""
     _fail_if_undefined(spec, domain, ttl)
     domain, record = _subject(_MTA_STS, "MTA-STS policy", domain)
+    record = _named(record, varname)
     ttl = _ttl(_MTA_STS, record, ttl)
     spec = _spec(_MTA_STS, record, spec, _MTA_STS_KEYS)
     mode = spec.get("mode")
@@ -1467,10 +1498,11 @@ def _tlsrpt_uri(record: str, index: int, uri: Any) -> str:
     return _mailto_or_https(_TLSRPT, record, where, uri, "RFC 8460 section 3 knows no other")
 
 
-def mail_dns_tlsrpt(spec: dict, domain: str, ttl: int = 3600) -> dict[str, Any]:
+def mail_dns_tlsrpt(spec: dict, domain: str, ttl: int = 3600, varname: str = "") -> dict[str, Any]:
     """The SMTP TLS reporting record (RFC 8460) of a domain."""
     _fail_if_undefined(spec, domain, ttl)
     domain, record = _subject(_TLSRPT, "TLS-RPT record", domain)
+    record = _named(record, varname)
     ttl = _ttl(_TLSRPT, record, ttl)
     spec = _spec(_TLSRPT, record, spec, ("rua",))
     uris = [
@@ -1605,10 +1637,11 @@ def _caa_iodef(record: str, where: str, value: Any) -> str:
     return _mailto_or_https(_CAA, record, where, value, "RFC 8659 section 4.4")
 
 
-def mail_dns_caa(spec: dict, domain: str, ttl: int = 3600) -> dict[str, Any]:
+def mail_dns_caa(spec: dict, domain: str, ttl: int = 3600, varname: str = "") -> dict[str, Any]:
     """The CAA record of a domain: which CAs may issue certificates, for wildcards too, and where they report."""
     _fail_if_undefined(spec, domain, ttl)
     domain, record = _subject(_CAA, "CAA record", domain)
+    record = _named(record, varname)
     ttl = _ttl(_CAA, record, ttl)
     spec = _spec(_CAA, record, spec, _CAA_KEYS)
     critical = spec.get("critical", False)

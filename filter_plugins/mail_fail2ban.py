@@ -38,7 +38,7 @@ mail_fail2ban_jails:
       banned 5 times within a day, for a week (fail2ban's own recidive defaults). The other jails take
       O(maxretry), O(findtime) and O(bantime)."
     - Error messages name the variable, the jail and the key, the value and the rule it broke.
-  positional: _input, maxretry, findtime, bantime, varname
+  positional: _input, maxretry, findtime, bantime, varname, prefix
   options:
     _input:
       description: The jails, a list of names or a dict of name to overrides.
@@ -60,6 +60,11 @@ mail_fail2ban_jails:
       description: Name of the variable that held the jails, used in error messages.
       type: str
       default: fail2ban_jails
+    prefix:
+      description: What the variables of O(maxretry), O(findtime) and O(bantime) are called without their key, for
+        error messages (C(fail2ban_) names C(fail2ban_maxretry)).
+      type: str
+      default: fail2ban_
 """
 
 EXAMPLES = r"""
@@ -107,21 +112,27 @@ def _fail_if_undefined(value: Any) -> None:
         value._fail_with_undefined_error()
 
 
-def _whole_number(value: Any, where: str) -> int:
+# Why each number must be at least 1, in the words of what it does.
+_AT_LEAST_ONE = {
+    "maxretry": "it is how many failures within findtime ban an address (1 bans at the first)",
+    "findtime": "it is how many seconds back failures are counted",
+    "bantime": "it is how many seconds a ban lasts (fail2ban reads a negative bantime as a ban for ever)",
+}
+
+
+def _whole_number(value: Any, where: str, key: str) -> int:
     """A whole number of at least 1, from an int or a string of digits; anything else is refused."""
     _fail_if_undefined(value)
     if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
+    unit = "retries" if key == "maxretry" else "seconds"
     if isinstance(value, bool) or not isinstance(value, int):
         raise AnsibleFilterError(
-            f"{_FILTER}: {where} = {_show(value)} must be a whole number of seconds or retries, e.g. 600 "
-            "(no fractions, no units such as 10m)"
+            f"{_FILTER}: {where} = {_show(value)} must be a whole number of {unit}, e.g. "
+            f"{5 if key == 'maxretry' else 600} (no fractions, no units such as 10m)"
         )
     if value < 1:
-        raise AnsibleFilterError(
-            f"{_FILTER}: {where} = {_show(value)} must be at least 1 (a negative bantime would ban for ever, zero "
-            "would not ban at all)"
-        )
+        raise AnsibleFilterError(f"{_FILTER}: {where} = {_show(value)} must be at least 1: {_AT_LEAST_ONE[key]}")
     return value
 
 
@@ -138,36 +149,35 @@ def _overrides(name: str, overrides: Any, varname: str) -> dict[str, Any]:
         return {}
     if not isinstance(overrides, Mapping):
         raise AnsibleFilterError(
-            f"{_FILTER}: {varname}[{name!r}] = {_show(overrides)} must be a dict of overrides ({', '.join(_KEYS)})"
+            f"{_FILTER}: {varname}.{name} = {_show(overrides)} must be a dict of overrides ({', '.join(_KEYS)})"
         )
     unknown = sorted(str(key) for key in overrides if key not in _KEYS)
     if unknown:
         raise AnsibleFilterError(
-            f"{_FILTER}: {varname}[{name!r}] has the unknown key {unknown[0]!r}; a jail takes {', '.join(_KEYS)}"
+            f"{_FILTER}: {varname}.{name} has the unknown key {unknown[0]!r}; a jail takes {', '.join(_KEYS)}"
         )
     result = dict(overrides)
     if "enabled" in result:
         _fail_if_undefined(result["enabled"])
         if not isinstance(result["enabled"], bool):
             raise AnsibleFilterError(
-                f"{_FILTER}: {varname}[{name!r}].enabled = {_show(result['enabled'])} must be true or false"
+                f"{_FILTER}: {varname}.{name}.enabled = {_show(result['enabled'])} must be true or false"
             )
     for key in _NUMBERS:
         if key in result:
-            result[key] = _whole_number(result[key], f"{varname}[{name!r}].{key}")
+            result[key] = _whole_number(result[key], f"{varname}.{name}.{key}", key)
     return result
 
 
-def mail_fail2ban_jails(
-    jails: Any, maxretry: Any, findtime: Any, bantime: Any, varname: str = "fail2ban_jails"
+def mail_fail2ban_jails(  # noqa: PLR0917 -- Ansible passes filter arguments positionally, as documented
+    jails: Any, maxretry: Any, findtime: Any, bantime: Any, varname: str = "fail2ban_jails", prefix: str = "fail2ban_"
 ) -> list[dict[str, Any]]:
     """Every known jail with enabled, maxretry, findtime, bantime and its nftables set base name."""
     _fail_if_undefined(jails)
     _fail_if_undefined(varname)
     defaults = {
-        "maxretry": _whole_number(maxretry, "maxretry"),
-        "findtime": _whole_number(findtime, "findtime"),
-        "bantime": _whole_number(bantime, "bantime"),
+        key: _whole_number(value, f"{prefix}{key}", key)
+        for key, value in (("maxretry", maxretry), ("findtime", findtime), ("bantime", bantime))
     }
     chosen: dict[str, dict[str, Any]]
     if isinstance(jails, Mapping):

@@ -866,7 +866,8 @@ def mail_postfix_sender_logins(
 ) -> dict[str, list[str]]:
     """smtpd_sender_login_maps: sender address or @domain to the logins allowed to use it."""
     _propagate_undefined(send_as, mailboxes, own_address, varname)
-    logins = _check_addresses(mailboxes, "mailboxes", _SENDER_LOGINS)
+    # The mailboxes' own variable: the same mistake reads the same in every filter that meets it.
+    logins = _check_addresses(mailboxes, "postfix_hardening_mailboxes", _SENDER_LOGINS)
     if not isinstance(own_address, bool):
         raise _error(_SENDER_LOGINS, "own_address", f"= {_show(own_address)} must be true or false")
     if send_as is None:
@@ -976,7 +977,7 @@ def mail_postfix_quota(
 ) -> dict:
     """The default outbound limits and each login's override, checked, as mailfort-quota's configuration wants."""
     _propagate_undefined(limits, overrides, mailboxes, varname, overrides_varname)
-    logins = {login.lower() for login in _check_addresses(mailboxes, "mailboxes", _QUOTA)}
+    logins = {login.lower() for login in _check_addresses(mailboxes, "postfix_hardening_mailboxes", _QUOTA)}
     defaults = _quota_limits(limits, varname, allow_empty=False)
     if overrides is None:
         overrides = {}

@@ -96,7 +96,7 @@ mail_tls_check_bundle:
     - Expired chain certificates are not refused, on purpose; some public chains carry an expired cross-sign.
     - Error messages name the variable (C(<varname>_cert), C(_key), C(_chain), C(_ca)) and never contain key
       material; key parsing errors are raised without their cause so the parser's text cannot leak.
-  positional: _input, key_pem, chain_pem, ca_pem, max_lifetime_days, varname
+  positional: _input, key_pem, chain_pem, ca_pem, max_lifetime_days, varname, names
   options:
     _input:
       description: The leaf certificate, PEM.
@@ -119,9 +119,15 @@ mail_tls_check_bundle:
       type: int
       default: 366
     varname:
-      description: Prefix of the variable names used in error messages.
+      description: Prefix of the variable names used in error messages (C(mail_tls) names C(mail_tls_cert) and so on).
       type: str
       default: mail_tls
+    names:
+      description:
+        - "The variables the user wrote for each part, by part (C(cert), C(key), C(chain), C(ca)), for error messages;
+          a part not given is named from O(varname), e.g. C({'cert': 'mail_tls_cert_pem'})."
+      type: dict
+      elements: str
 
 mail_tls_check_lifetime:
   name: mail_tls_check_lifetime
@@ -457,8 +463,14 @@ def _load_certificates(value: Any, var: str, *, optional: bool) -> list[x509.Cer
             raise _error(_BUNDLE, var, f"PEM block {index} is a {label!r} block, expected 'CERTIFICATE'")
         try:
             certificates.append(x509.load_pem_x509_certificate(block))
-        except ValueError as e:
-            raise _error(_BUNDLE, var, f"PEM block {index} is not a valid X.509 certificate") from e
+        except ValueError:
+            # "from None": the parser's own words (ASN.1 tags and offsets) help no one who pasted a certificate.
+            raise _error(
+                _BUNDLE,
+                var,
+                f"PEM block {index} (BEGIN CERTIFICATE) is not a valid X.509 certificate: what lies between its "
+                "BEGIN and END lines is damaged or is not a certificate (a truncated or re-wrapped paste?)",
+            ) from None
     return certificates
 
 
@@ -565,21 +577,21 @@ def _verify_link(child: x509.Certificate, issuer: x509.Certificate, child_var: s
 
 
 def _check_chain(
-    leaf: x509.Certificate, chain: list[x509.Certificate], ca: x509.Certificate | None, varname: str
+    leaf: x509.Certificate, chain: list[x509.Certificate], ca: x509.Certificate | None, names: dict[str, str]
 ) -> None:
-    chain_var = f"{varname}_chain"
+    chain_var = names["chain"]
     if chain and _der(chain[0]) == _der(leaf):
         raise _error(
-            _BUNDLE, chain_var, f"starts with {varname}_cert itself; give only the intermediates, leaf issuer first"
+            _BUNDLE, chain_var, f"starts with {names['cert']} itself; give only the intermediates, leaf issuer first"
         )
-    labels = [f"{varname}_cert"] + [f"{chain_var}[{index}]" for index in range(len(chain))]
+    labels = [names["cert"]] + [f"{chain_var}[{index}]" for index in range(len(chain))]
     links = [leaf, *chain]
     for index in range(1, len(links)):
         _verify_link(links[index - 1], links[index], labels[index - 1], labels[index])
     top, top_label = links[-1], labels[-1]
     if ca is not None:
         if _der(top) != _der(ca):
-            _verify_link(top, ca, top_label, f"{varname}_ca")
+            _verify_link(top, ca, top_label, names["ca"])
     elif top.issuer == top.subject:
         # A self-signed top is a root sent along: its own signature must verify.
         _verify_link(top, top, top_label, top_label)
@@ -592,20 +604,24 @@ def mail_tls_check_bundle(  # noqa: PLR0917 -- Ansible passes filter arguments p
     ca_pem: str | bytes | None = "",
     max_lifetime_days: int = 366,
     varname: str = "mail_tls",
+    names: dict[str, str] | None = None,
 ) -> dict:
     """Validate a certificate, key, chain and optional CA; return facts about them that are safe to print."""
-    _propagate_undefined(cert_pem, key_pem, chain_pem, ca_pem, max_lifetime_days, varname)
+    _propagate_undefined(cert_pem, key_pem, chain_pem, ca_pem, max_lifetime_days, varname, names)
+    # The variables the user wrote, for the messages: VARNAME_cert and so on unless NAMES says otherwise.
+    names = {part: f"{varname}_{part}" for part in ("cert", "key", "chain", "ca")} | dict(names or {})
     max_days = _whole_number(max_lifetime_days)
     if max_days is None or max_days < 1:
         raise _error(_BUNDLE, "max_lifetime_days", f"= {_show(max_lifetime_days)} must be a whole number of days >= 1")
 
-    cert_var, key_var = f"{varname}_cert", f"{varname}_key"
+    cert_var, key_var = names["cert"], names["key"]
     certificates = _load_certificates(cert_pem, cert_var, optional=False)
     if len(certificates) != 1:
         raise _error(
             _BUNDLE,
             cert_var,
-            f"holds {len(certificates)} certificates; give only the leaf here and the intermediates in {varname}_chain",
+            f"holds {len(certificates)} certificates; give only the leaf here and the intermediates in "
+            f"{names['chain']}",
         )
     leaf = certificates[0]
     key = _load_private_key(key_pem, key_var)
@@ -616,11 +632,11 @@ def mail_tls_check_bundle(  # noqa: PLR0917 -- Ansible passes filter arguments p
     now = _utcnow()
     sans = _check_leaf(leaf, cert_var, max_days, now)
 
-    chain = _load_certificates(chain_pem, f"{varname}_chain", optional=True)
-    cas = _load_certificates(ca_pem, f"{varname}_ca", optional=True)
+    chain = _load_certificates(chain_pem, names["chain"], optional=True)
+    cas = _load_certificates(ca_pem, names["ca"], optional=True)
     if len(cas) > 1:
-        raise _error(_BUNDLE, f"{varname}_ca", f"holds {len(cas)} certificates; give exactly one trust anchor")
-    _check_chain(leaf, chain, cas[0] if cas else None, varname)
+        raise _error(_BUNDLE, names["ca"], f"holds {len(cas)} certificates; give exactly one trust anchor")
+    _check_chain(leaf, chain, cas[0] if cas else None, names)
 
     not_before, not_after = leaf.not_valid_before_utc, leaf.not_valid_after_utc
     return {

@@ -224,13 +224,13 @@ def test_valid_login_names_are_accepted_lower_cased(name):
     ],
 )
 def test_invalid_login_names_are_refused_with_index_and_reason(name, reason):
-    with raises_filter_error(rf"^mail_auth_check_users: dovecot_hardening_users\[1\] name = .* {reason}"):
+    with raises_filter_error(rf"^mail_auth_check_users: dovecot_hardening_users\[1\]\.name = .* {reason}"):
         check([alice(), bob(name=name)])
 
 
 @pytest.mark.parametrize("name", [None, 42, ["alice@example.org"]])
 def test_a_name_that_is_not_a_string_is_refused(name):
-    with raises_filter_error(r"dovecot_hardening_users\[0\] name = .* must be a login name such as"):
+    with raises_filter_error(r"dovecot_hardening_users\[0\]\.name = .* must be a login name such as"):
         check([bob(name=name)])
 
 
@@ -257,7 +257,7 @@ def test_users_that_are_not_a_list_of_dicts_are_refused(users, match):
 
 
 def test_errors_use_the_given_variable_name():
-    with raises_filter_error(r"^mail_auth_check_users: site_users\[0\] name = 'x' is not a valid login name"):
+    with raises_filter_error(r"^mail_auth_check_users: site_users\[0\]\.name = 'x' is not a valid login name"):
         mail_auth.mail_auth_check_users([{"name": "x"}], CHEAP, "site_users")
 
 
@@ -267,14 +267,15 @@ def test_errors_use_the_given_variable_name():
         (alice(passwrd=MAIN_PW), r"\[0\] \(alice@example\.org\) has unknown key\(s\) passwrd; known: app_passwords"),
         (
             alice(app_passwords=[{"label": "laptop", "pasword": LAPTOP_PW}]),
-            r"\[0\] \(alice@example\.org\) app password 'laptop' has unknown key\(s\) pasword; known: label",
+            r"\[0\]\.app_passwords\[0\] \(alice@example\.org, app password 'laptop'\) has unknown key\(s\) pasword; "
+            r"known: label",
         ),
-        (alice(state="gone"), r"\[0\] \(alice@example\.org\) state = 'gone' must be one of: present, absent"),
-        (alice(mail_login="yes"), r"\[0\] \(alice@example\.org\) mail_login = 'yes' must be true or false"),
-        (alice(app_passwords="laptop"), r"\[0\] \(alice@example\.org\) app_passwords must be a list, got str"),
+        (alice(state="gone"), r"\[0\]\.state \(alice@example\.org\) = 'gone' must be one of: present, absent"),
+        (alice(mail_login="yes"), r"\[0\]\.mail_login \(alice@example\.org\) = 'yes' must be true or false"),
+        (alice(app_passwords="laptop"), r"\[0\]\.app_passwords \(alice@example\.org\) must be a list, got str"),
         (
             alice(app_passwords=["laptop"]),
-            r"\[0\] \(alice@example\.org\) app_passwords\[0\] must be a dict with label and password, got str",
+            r"\[0\]\.app_passwords\[0\] \(alice@example\.org\) must be a dict with label and password, got str",
         ),
     ],
 )
@@ -308,23 +309,29 @@ def test_policy_default_without_main_password_mail_login_needs_an_app_password()
 @pytest.mark.parametrize(
     ("user", "match"),
     [
-        (alice(password_hash=ARGON2ID_HASH), r"main password has both password and password_hash; give exactly one"),
+        (
+            alice(password_hash=ARGON2ID_HASH),
+            r"\.password \(alice@example\.org, the main password\) has both password and password_hash; "
+            r"give exactly one",
+        ),
         (
             alice(app_passwords=[{"label": "laptop", "password": LAPTOP_PW, "password_hash": BCRYPT_HASH}]),
-            r"app password 'laptop' has both password and password_hash",
+            r"\.app_passwords\[0\] \(alice@example\.org, app password 'laptop'\) has both password and password_hash",
         ),
         (
             alice(app_passwords=[{"label": "laptop"}]),
-            r"app password 'laptop' has neither password nor password_hash; give exactly one",
+            r"\.app_passwords\[0\] \(alice@example\.org, app password 'laptop'\) has neither password nor "
+            r"password_hash; give exactly one",
         ),
         (
             alice(app_passwords=[{"label": "laptop", "password": None}]),
-            r"app password 'laptop' has neither password nor password_hash",
+            r"\.app_passwords\[0\] \(alice@example\.org, app password 'laptop'\) has neither password nor "
+            r"password_hash",
         ),
     ],
 )
 def test_password_and_password_hash_are_mutually_exclusive(user, match):
-    with raises_filter_error(rf"dovecot_hardening_users\[0\] \(alice@example\.org\) {match}"):
+    with raises_filter_error(rf"dovecot_hardening_users\[0\]{match}"):
         check([user])
 
 
@@ -338,14 +345,17 @@ def test_valid_labels_are_accepted(label):
 @pytest.mark.parametrize("label", ["Laptop", "-phone", "_x", "", "a" * 33, "my phone", "laptop:1", "né", 42, None])
 def test_invalid_labels_are_refused(label):
     with raises_filter_error(
-        r"dovecot_hardening_users\[0\] \(bob@example\.net\) app_passwords\[0\] label .* must match "
+        r"dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net\) label .* must match "
         r"\^\[a-z0-9\]\[a-z0-9_-\]\{0,31\}\$"
     ):
         check([bob(app_passwords=[{"label": label, "password": BACKUP_PW}])])
 
 
 def test_the_label_main_is_reserved():
-    with raises_filter_error(r"app password 'main' uses the reserved label 'main'"):
+    with raises_filter_error(
+        r"dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net, app password 'main'\) "
+        r"uses the reserved label 'main'"
+    ):
         check([bob(app_passwords=[{"label": "main", "password": BACKUP_PW}])])
 
 
@@ -353,7 +363,8 @@ def test_duplicate_labels_within_a_user_are_refused():
     apps = [{"label": "phone", "password": LAPTOP_PW}, {"label": "phone", "password": PHONE_PW}]
 
     with raises_filter_error(
-        r"\(alice@example\.org\) app password 'phone' repeats the label of app_passwords\[0\]; labels must be unique"
+        r"\[0\]\.app_passwords\[1\] \(alice@example\.org, app password 'phone'\) repeats the label of "
+        r"app_passwords\[0\]; labels must be unique"
     ):
         check([alice(app_passwords=apps)])
 
@@ -405,7 +416,8 @@ def test_the_same_label_for_different_users_is_fine():
 )
 def test_weak_main_passwords_are_refused_without_showing_them(password, policy, reason):
     with raises_filter_error(
-        rf"^mail_auth_check_users: dovecot_hardening_users\[0\] \(alice@example\.org\) main password {reason}"
+        rf"^mail_auth_check_users: dovecot_hardening_users\[0\]\.password \(alice@example\.org, the main password\) "
+        rf"{reason}"
     ) as caught:
         check([alice(password=password)], **policy)
 
@@ -425,7 +437,10 @@ def test_weak_main_passwords_are_refused_without_showing_them(password, policy, 
     ],
 )
 def test_passwords_holding_a_long_enough_part_of_the_login_are_refused(name, password):
-    with raises_filter_error(r"app password 'laptop' contains the user's name or the first label"):
+    with raises_filter_error(
+        rf"\[0\]\.app_passwords\[0\] \({re.escape(name)}, app password 'laptop'\) contains the user's name or the "
+        r"first label"
+    ):
         check([{"name": name, "app_passwords": [{"label": "laptop", "password": password}]}])
 
 
@@ -463,8 +478,8 @@ def test_app_password_policy_errors_name_the_label():
     apps = [{"label": "laptop", "password": LAPTOP_PW}, {"label": "phone", "password": "123456789012"}]
 
     with raises_filter_error(
-        r"^mail_auth_check_users: dovecot_hardening_users\[0\] \(alice@example\.org\) app password 'phone' "
-        r"is an ascending or descending run"
+        r"^mail_auth_check_users: dovecot_hardening_users\[0\]\.app_passwords\[1\] "
+        r"\(alice@example\.org, app password 'phone'\) is an ascending or descending run"
     ):
         check([alice(app_passwords=apps)])
 
@@ -575,13 +590,177 @@ def test_malformed_hashes_are_refused_naming_the_rule_not_the_hash(password_hash
     apps = [{"label": "tablet", "password_hash": password_hash}]
 
     with raises_filter_error(
-        rf"^mail_auth_check_users: dovecot_hardening_users\[0\] \(bob@example\.net\) app password 'tablet' "
-        rf"(password_hash )?.*{reason}"
+        rf"^mail_auth_check_users: dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net, "
+        rf"app password 'tablet'\) (password_hash )?.*{reason}"
     ) as caught:
         check([bob(app_passwords=apps)])
 
     if isinstance(password_hash, str) and len(password_hash) > 20:
         assert password_hash[-20:] not in str(caught.value)
+
+
+# ------------------------------------------------------------------------------ check: every user at once
+
+GIVE_EACH_USER_ONCE = "give each user once"
+TOO_SHORT_PW = "Short-Pw-1"
+
+
+@pytest.mark.parametrize(
+    ("users", "lines"),
+    [
+        (
+            [alice(state="gone"), bob(), {"name": "carol@example.org", "password": TOO_SHORT_PW}],
+            [
+                "dovecot_hardening_users[0].state (alice@example.org) = 'gone' must be one of: present, absent",
+                "dovecot_hardening_users[2].password (carol@example.org, the main password) "
+                "is shorter than 12 characters",
+            ],
+        ),
+        (
+            [{"name": "al:ice@example.org"}, bob(), alice(app_passwords=[{"label": "Lap", "password": LAPTOP_PW}])],
+            [
+                "dovecot_hardening_users[0].name = 'al:ice@example.org' is not a valid login name: it contains "
+                "a colon, which a passwd-file line or Dovecot's variable expansion would misread",
+                "dovecot_hardening_users[2].app_passwords[0] (alice@example.org) label 'Lap' must match "
+                "^[a-z0-9][a-z0-9_-]{0,31}$ (lower case)",
+            ],
+        ),
+        (
+            [
+                alice(state="gone", mail_login="yes"),
+                bob(),
+                {
+                    "name": "carol@example.org",
+                    "password": TOO_SHORT_PW,
+                    "app_passwords": [{"label": "Bad", "password": "123456789012"}],
+                },
+            ],
+            [
+                "dovecot_hardening_users[0].state (alice@example.org) = 'gone' must be one of: present, absent",
+                "dovecot_hardening_users[2].password (carol@example.org, the main password) "
+                "is shorter than 12 characters",
+            ],
+        ),
+    ],
+    ids=["state and password", "name and label", "only each user's first problem"],
+)
+def test_every_bad_user_is_named_in_one_error_one_line_each(users, lines):
+    with pytest.raises(AnsibleFilterError) as caught:
+        check(users)
+
+    message = str(caught.value)
+    assert message == "mail_auth_check_users: " + "\n".join(lines)
+    assert message.count("mail_auth_check_users") == 1
+    assert "[1]" not in message
+    assert "bob@example.net" not in message
+
+
+def test_credentials_name_every_bad_user_under_their_own_filter_name():
+    users = [alice(mail_login="yes"), bob(), {"name": "carol@example.org"}]
+
+    with raises_filter_error(
+        r"^mail_auth_credentials: dovecot_hardening_users\[0\]\.mail_login \(alice@example\.org\) = 'yes' must be "
+        r"true or false\ndovecot_hardening_users\[2\] \(carol@example\.org\) has no credential that can log in to "
+        r"mail \(it has no main password and no app password\); give an app password, or a main password with "
+        r"mail_login true$"
+    ):
+        credentials(users)
+
+
+@pytest.mark.parametrize(
+    ("users", "lines"),
+    [
+        (
+            [alice(), bob(password=TOO_SHORT_PW), {"name": "ALICE@example.org", "state": "absent"}],
+            [
+                "dovecot_hardening_users[1].password (bob@example.net, the main password) "
+                "is shorter than 12 characters",
+                "dovecot_hardening_users[2] (alice@example.org) is the same user as dovecot_hardening_users[0]; "
+                + GIVE_EACH_USER_ONCE,
+            ],
+        ),
+        (
+            [alice(), {"name": "ALICE@example.org", "state": "absent"}, bob(password=TOO_SHORT_PW)],
+            [
+                "dovecot_hardening_users[1] (alice@example.org) is the same user as dovecot_hardening_users[0]; "
+                + GIVE_EACH_USER_ONCE,
+                "dovecot_hardening_users[2].password (bob@example.net, the main password) "
+                "is shorter than 12 characters",
+            ],
+        ),
+    ],
+    ids=["bad user first", "duplicate first"],
+)
+def test_a_bad_user_and_a_duplicate_user_are_both_reported_in_list_order(users, lines):
+    with pytest.raises(AnsibleFilterError) as caught:
+        check(users)
+
+    assert str(caught.value) == "mail_auth_check_users: " + "\n".join(lines)
+
+
+def test_password_reuse_is_only_checked_once_every_user_passed():
+    reusing = bob(app_passwords=[{"label": "backup-script", "password": PHONE_PW}])
+
+    with raises_filter_error(
+        r"^mail_auth_check_users: dovecot_hardening_users\[2\] \(carol@example\.org\) has no credential that can "
+        r"log in to mail \(it has no main password and no app password\); give an app password, or a main "
+        r"password with mail_login true$"
+    ):
+        check([alice(), reusing, {"name": "carol@example.org"}])
+    with raises_filter_error(r"^mail_auth_check_users: dovecot_hardening_users\[1\] .* has the same password as"):
+        check([alice(), reusing])
+
+
+# Each password and hash below is made of words no filter message contains.
+NAMED_PW = "Sapphire-dave-Dinghy-93"
+LISTED_PW = "Walrus-Tuba-Pickle-58"
+NEWLINE_PW = "Nimbus-Otter\n-Crayon-27"
+BOTH_PW = "Harbor-Quince-Lichen-16"
+BOTH_HASH = _argon2("Marigold-Anvil-Tundra-84")
+MALFORMED_HASH = "{ARGON2ID}Saffron-Badger-Quill-64"
+GOOD_PW = "Juniper-Sextant-Mango-72"
+SHORT_PW = "Ferret-Kiw9"
+LONG_PW = "Basalt-Heron-Velvet-35" * 6
+
+
+def test_no_password_or_hash_appears_in_an_error_naming_several_users():
+    users = [
+        {"name": "dave@example.org", "password": NAMED_PW},
+        {"name": "erin@example.org", "app_passwords": [{"label": "laptop", "password": LISTED_PW}]},
+        {"name": "finn@example.org", "app_passwords": [{"label": "phone", "password": NEWLINE_PW}]},
+        {"name": "gwen@example.org", "password": BOTH_PW, "password_hash": BOTH_HASH},
+        {"name": "hugo@example.org", "app_passwords": [{"label": "tablet", "password_hash": MALFORMED_HASH}]},
+        {"name": "ivy@example.org", "password": GOOD_PW},
+        {"name": "IVY@example.org", "password": GOOD_PW},
+        {"name": "jack@example.org", "password": SHORT_PW},
+        {"name": "kim@example.org", "password": LONG_PW},
+    ]
+
+    expected = [
+        ("[0].password", "contains the user's name"),
+        ("[1].app_passwords[0]", "is in policy.extra_weak_passwords"),
+        ("[2].app_passwords[0]", "contains a control character"),
+        ("[3].password", "has both password and password_hash"),
+        ("[4].app_passwords[0]", "password_hash is not a well-formed ARGON2ID hash"),
+        ("[6]", "is the same user as dovecot_hardening_users[5]; " + GIVE_EACH_USER_ONCE),
+        ("[7].password", "is shorter than 12 characters"),
+        ("[8].password", "is longer than 128 characters"),
+    ]
+
+    with pytest.raises(AnsibleFilterError) as caught:
+        check(users, extra_weak_passwords=[LISTED_PW.lower()])
+
+    message = str(caught.value)
+    lines = message.removeprefix("mail_auth_check_users: ").split("\n")
+    assert len(lines) == len(expected)
+    for line, (path, problem) in zip(lines, expected, strict=True):
+        assert line.startswith(f"dovecot_hardening_users{path} (")
+        assert problem in line
+    for secret in (NAMED_PW, LISTED_PW, NEWLINE_PW, BOTH_PW, BOTH_HASH, MALFORMED_HASH, GOOD_PW, SHORT_PW, LONG_PW):
+        assert secret.lower() not in message.lower()
+    for word in ("sapphire", "walrus", "nimbus", "otter", "harbor", "saffron", "juniper", "ferret", "basalt"):
+        assert word not in message.lower()
+    assert BOTH_HASH[-20:] not in message
 
 
 # ------------------------------------------------------------------------------------------------- policy
@@ -826,7 +1005,9 @@ def test_existing_that_is_not_a_map_of_strings_is_refused(existing, match):
 
 
 def test_credentials_errors_name_their_own_filter():
-    with raises_filter_error(r"^mail_auth_credentials: dovecot_hardening_users\[0\] \(bob@example\.net\) app password"):
+    with raises_filter_error(
+        r"^mail_auth_credentials: dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net, app password"
+    ):
         credentials([bob(app_passwords=[{"label": "backup-script", "password": "123456789012"}])])
 
 
@@ -1074,7 +1255,7 @@ def test_any_name_is_either_a_clean_passwd_file_field_or_refused(name):
     result, error = outcome(check, [bob(name=name)])
 
     if error is not None:
-        assert str(error).startswith("mail_auth_check_users: dovecot_hardening_users[0] name = ")
+        assert str(error).startswith("mail_auth_check_users: dovecot_hardening_users[0].name = ")
     else:
         assert re.fullmatch(r"[a-z0-9._+-]+@[a-z0-9.-]+", result[0]["name"])
 

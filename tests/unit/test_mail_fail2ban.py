@@ -89,15 +89,19 @@ def test_recidive_overrides_apply_over_its_own_defaults():
         (["sshd", "sshd"], r"my_jails\[1\] = 'sshd' is listed twice"),
         ("postfix", r"my_jails must be a list of jail names or a dict"),
         (None, r"my_jails must be a list of jail names or a dict"),
-        ({"sshd": ["enabled"]}, r"my_jails\['sshd'\] = \['enabled'\] must be a dict of overrides"),
-        ({"sshd": {"ban_time": 60}}, r"my_jails\['sshd'\] has the unknown key 'ban_time'"),
-        ({"sshd": {"enabled": "yes"}}, r"my_jails\['sshd'\]\.enabled = 'yes' must be true or false"),
-        ({"sshd": {"bantime": -1}}, r"my_jails\['sshd'\]\.bantime = -1 must be at least 1 \(a negative bantime"),
-        ({"sshd": {"findtime": 0}}, r"my_jails\['sshd'\]\.findtime = 0 must be at least 1"),
-        ({"sshd": {"maxretry": 2.5}}, r"my_jails\['sshd'\]\.maxretry = 2\.5 must be a whole number"),
-        ({"sshd": {"findtime": "10m"}}, r"my_jails\['sshd'\]\.findtime = '10m' must be a whole number"),
-        ({"sshd": {"maxretry": True}}, r"my_jails\['sshd'\]\.maxretry = True must be a whole number"),
-        ({"sshd": {"bantime": "-5"}}, r"my_jails\['sshd'\]\.bantime = '-5' must be a whole number"),
+        ({"sshd": ["enabled"]}, r"my_jails\.sshd = \['enabled'\] must be a dict of overrides"),
+        ({"sshd": {"ban_time": 60}}, r"my_jails\.sshd has the unknown key 'ban_time'"),
+        ({"sshd": {"enabled": "yes"}}, r"my_jails\.sshd\.enabled = 'yes' must be true or false"),
+        (
+            {"sshd": {"bantime": -1}},
+            r"my_jails\.sshd\.bantime = -1 must be at least 1: it is how many seconds a ban lasts "
+            r"\(fail2ban reads a negative bantime",
+        ),
+        ({"sshd": {"findtime": 0}}, r"my_jails\.sshd\.findtime = 0 must be at least 1"),
+        ({"sshd": {"maxretry": 2.5}}, r"my_jails\.sshd\.maxretry = 2\.5 must be a whole number"),
+        ({"sshd": {"findtime": "10m"}}, r"my_jails\.sshd\.findtime = '10m' must be a whole number"),
+        ({"sshd": {"maxretry": True}}, r"my_jails\.sshd\.maxretry = True must be a whole number"),
+        ({"sshd": {"bantime": "-5"}}, r"my_jails\.sshd\.bantime = '-5' must be a whole number"),
     ],
 )
 def test_bad_jails_are_refused_naming_the_variable_jail_and_rule(value, match):
@@ -108,10 +112,11 @@ def test_bad_jails_are_refused_naming_the_variable_jail_and_rule(value, match):
 @pytest.mark.parametrize(
     ("numbers", "match"),
     [
-        ((-1, 600, 3600), r"maxretry = -1 must be at least 1"),
-        ((5, "1.5", 3600), r"findtime = '1\.5' must be a whole number"),
-        ((5, 600, -1), r"bantime = -1 must be at least 1"),
-        ((5, 600, None), r"bantime = None must be a whole number"),
+        ((-1, 600, 3600), r"fail2ban_maxretry = -1 must be at least 1: it is how many failures"),
+        ((0, 600, 3600), r"fail2ban_maxretry = 0 must be at least 1: it is how many failures within findtime ban"),
+        ((5, "1.5", 3600), r"fail2ban_findtime = '1\.5' must be a whole number"),
+        ((5, 600, -1), r"fail2ban_bantime = -1 must be at least 1"),
+        ((5, 600, None), r"fail2ban_bantime = None must be a whole number"),
     ],
 )
 def test_bad_defaults_are_refused_naming_the_number(numbers, match):

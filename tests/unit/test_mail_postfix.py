@@ -1019,11 +1019,12 @@ def test_bad_send_as_is_refused_naming_login_index_and_rule(send_as, own_address
 @pytest.mark.parametrize(
     ("mailboxes", "match"),
     [
-        ("alice@example.org", r"mailboxes must be a list of mail addresses, got str"),
-        (["alice"], r"mailboxes\[0\] = 'alice' is not a mail address: it must have exactly one '@'"),
+        ("alice@example.org", r"postfix_hardening_mailboxes must be a list of mail addresses, got str"),
+        (["alice"], r"postfix_hardening_mailboxes\[0\] = 'alice' is not a mail address: it must have exactly one '@'"),
         (
             ["a@example.org", "A@EXAMPLE.ORG"],
-            r"mailboxes\[1\] = 'A@EXAMPLE\.ORG' is the same mailbox as mailboxes\[0\]",
+            r"postfix_hardening_mailboxes\[1\] = 'A@EXAMPLE\.ORG' is the same mailbox as "
+            r"postfix_hardening_mailboxes\[0\]",
         ),
     ],
 )

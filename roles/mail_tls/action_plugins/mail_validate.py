@@ -1,0 +1,1 @@
+../../../action_plugins/mail_validate.py
