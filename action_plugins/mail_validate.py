@@ -64,7 +64,9 @@ def root_messages(error: BaseException) -> list[str]:
         error = error.__cause__
         if isinstance(error, AnsibleError):
             deepest = error
-    text = FILTER_PREFIX.sub("", deepest.message if isinstance(deepest, AnsibleError) else str(deepest))
+    # Its own words: ansible-core's `message` appends its causes' (the library's) too.
+    own = getattr(deepest, "_original_message", None) if isinstance(deepest, AnsibleError) else None
+    text = FILTER_PREFIX.sub("", own if isinstance(own, str) else str(deepest))
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
