@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -107,6 +108,33 @@ mail_net_trusted:
       description: What an address in the list is granted, for the error message (e.g. "is never banned").
       type: str
       default: is trusted
+
+mail_net_acknowledged:
+  name: mail_net_acknowledged
+  short_description: Refuse an acknowledgement of a trust list that names none of the list's entries
+  description:
+    - "The acknowledgement variables (C(postfix_hardening_trust_acknowledged) and the like) accept one entry of a
+      trust list that covers public address space. An acknowledged network that no list holds (compared as
+      networks: C(0.0.0.0/0) and C(0.0.0.0/00) are one) is refused: the permit would stay, unnoticed, and accept
+      that network the day someone adds it."
+    - Entries that are not networks are left alone for M(mail_net_trusted) to refuse. Every stale entry is
+      reported, in one error, one a line.
+    - Returns the input unchanged.
+  positional: _input, lists, varname
+  options:
+    _input:
+      description: The acknowledgement variable as the user wrote it.
+      type: list
+      elements: str
+      required: true
+    lists:
+      description: Every trust list the acknowledgement serves, by its variable's name.
+      type: dict
+      required: true
+    varname:
+      description: Name of the acknowledgement variable, used in error messages.
+      type: str
+      default: acknowledged
 """
 
 EXAMPLES = r"""
@@ -130,9 +158,24 @@ EXAMPLES = r"""
          | mail_net_cidrs('fail2ban_ignore_networks') }}
   # ['0.0.0.0/0'] fails: fail2ban_ignore_networks[0] = '0.0.0.0/0' covers public address space wider than a /24
   # (the whole internet): every address in it is never banned. ... add '0.0.0.0/0' to fail2ban_trust_acknowledged
+
+- name: net | refuse an acknowledgement that no longer names an entry of the lists it serves
+  ansible.builtin.set_fact:
+    __acknowledged: >-
+      {{ postfix_hardening_trust_acknowledged
+         | mail_net_acknowledged({'postfix_hardening_mynetworks': postfix_hardening_mynetworks,
+                                  'postfix_hardening_rate_limit_exceptions': postfix_hardening_rate_limit_exceptions},
+                                 'postfix_hardening_trust_acknowledged') }}
+  # ['0.0.0.0/0'] with neither list holding it fails: postfix_hardening_trust_acknowledged[0] = '0.0.0.0/0' names no
+  # entry of postfix_hardening_mynetworks or postfix_hardening_rate_limit_exceptions; remove it ...
 """
 
 RETURN = r"""
+mail_net_acknowledged:
+  _value:
+    description: The input, unchanged, once every entry names an entry of one of the lists.
+    type: list
+    elements: str
 mail_net_trusted:
   _value:
     description: The input, unchanged, once no entry grants trust to public address space unacknowledged.
@@ -307,6 +350,7 @@ def mail_net_allowlist(networks: Any, varname: str = "allowlist", host_bits: str
 
 
 _TRUSTED = "mail_net_trusted"
+_ACKNOWLEDGED = "mail_net_acknowledged"
 # The longest prefixes routed between networks on the internet: one site's assignment. A trust list entry wider
 # than this that reaches public address space needs an acknowledgement.
 TRUST_BOUND = {4: 24, 6: 48}
@@ -387,8 +431,38 @@ def mail_net_trusted(
             f"to accept it as it is, add {str(network)!r} to {acknowledged_varname}"
         )
     if problems:
-        raise AnsibleFilterError(f"{_TRUSTED}: " + "; ".join(problems))
+        raise AnsibleFilterError(f"{_TRUSTED}: " + "\n".join(problems))  # one a line: mail_validate splits them
     return networks
+
+
+def mail_net_acknowledged(acknowledged: Any, lists: Any, varname: str = "acknowledged") -> Any:
+    """Refuse an acknowledgement that names no entry of the trust lists it serves: it would accept that network,
+    unnoticed, the day someone adds it."""
+    for value in (acknowledged, lists):
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+    if not isinstance(lists, Mapping):
+        raise AnsibleFilterError(f"{_ACKNOWLEDGED}: lists must map each trust list's name to the list")
+    if acknowledged is None:
+        return acknowledged
+    if isinstance(acknowledged, str | bytes) or not isinstance(acknowledged, list | tuple):
+        return acknowledged  # mail_net_trusted says what is wrong with it
+    listed = set()
+    for entries in lists.values():
+        if isinstance(value := entries, Undefined):
+            value._fail_with_undefined_error()
+        if isinstance(entries, list | tuple):
+            listed.update(network for network in map(_network, entries) if network is not None)
+    names = " or ".join(lists) or "no trust list"
+    problems = [
+        f"{varname}[{index}] = {_show(entry)} names no entry of {names}; remove it: an acknowledgement that names "
+        "nothing would accept that network, unnoticed, the day someone adds it"
+        for index, entry in enumerate(acknowledged)
+        if (network := _network(entry)) is not None and network not in listed
+    ]
+    if problems:
+        raise AnsibleFilterError(f"{_ACKNOWLEDGED}: " + "\n".join(problems))
+    return acknowledged
 
 
 class FilterModule:
@@ -399,4 +473,5 @@ class FilterModule:
             "mail_net_cidrs": mail_net_cidrs,
             "mail_net_allowlist": mail_net_allowlist,
             "mail_net_trusted": mail_net_trusted,
+            "mail_net_acknowledged": mail_net_acknowledged,
         }

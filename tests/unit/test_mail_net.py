@@ -72,6 +72,7 @@ def test_filter_module_and_documentation_cover_the_filter():
         "mail_net_cidrs": mail_net.mail_net_cidrs,
         "mail_net_allowlist": mail_net.mail_net_allowlist,
         "mail_net_trusted": mail_net.mail_net_trusted,
+        "mail_net_acknowledged": mail_net.mail_net_acknowledged,
     }
     assert yaml.safe_load(mail_net.DOCUMENTATION)["mail_net_cidrs"]["positional"] == "_input, varname"
     assert "mail_net_cidrs" in yaml.safe_load(mail_net.RETURN)
@@ -582,3 +583,36 @@ def test_an_ipv4_network_is_refused_exactly_when_wider_than_a_24_and_not_inside_
         assert refused
     else:
         assert not refused
+
+
+# --- mail_net_acknowledged -----------------------------------------------------------------------------------------
+
+LISTS = {"v_relay": ["10.0.0.0/8", "0.0.0.0/0"], "v_exempt": ["2001:db8::/32", "8.0.0.0/8"], "v_other": "not a list"}
+
+
+@pytest.mark.parametrize("acknowledged", [None, [], ["0.0.0.0/0"], ["0.0.0.0/00", "8.0.0.0/8"], ["::/0", "x"][1:]])
+def test_acknowledgements_that_name_listed_entries_pass_unchanged(acknowledged):
+    assert mail_net.mail_net_acknowledged(acknowledged, LISTS, "v_ack") is acknowledged
+
+
+def test_an_acknowledgement_that_names_no_entry_is_refused_naming_both_variables():
+    with pytest.raises(AnsibleFilterError) as raised:
+        mail_net.mail_net_acknowledged(["0.0.0.0/0", "::/0", "1.0.0.0/8"], LISTS, "v_ack")
+    lines = str(raised.value).removeprefix("mail_net_acknowledged: ").splitlines()
+    assert [line.split(" names no entry of ")[0] for line in lines] == ["v_ack[1] = '::/0'", "v_ack[2] = '1.0.0.0/8'"]
+    assert all("names no entry of v_relay or v_exempt or v_other; remove it" in line for line in lines)
+
+
+def test_acknowledgement_compares_networks_not_text():
+    assert mail_net.mail_net_acknowledged(["::0/0"], {"v": ["::/0"]}, "v_ack") == ["::0/0"]
+
+
+def test_acknowledgement_needs_the_lists_by_name():
+    with pytest.raises(AnsibleFilterError, match=r"^mail_net_acknowledged: lists must map each trust list's name"):
+        mail_net.mail_net_acknowledged(["0.0.0.0/0"], [["0.0.0.0/0"]], "v_ack")
+
+
+def test_acknowledgement_undefined_input_raises_the_undefined_error():
+    with pytest.raises(Exception, match="is undefined") as raised:
+        mail_net.mail_net_acknowledged(StrictUndefined(name="v_ack"), LISTS, "v_ack")
+    assert not isinstance(raised.value, AnsibleFilterError)

@@ -58,7 +58,24 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
     "malformed user name": (
         MX2,
         {USERS_VAR: [*USERS, {"name": MALFORMED_NAME, "password": SPARE_PASSWORD, "mail_login": True}]},
-        [USERS_VAR, MALFORMED_NAME],
+        [f"{USERS_VAR}[{len(USERS)}].name =", MALFORMED_NAME, "is not a valid login name"],
+    ),
+    # Every user's mistake in one run, each named by its index and field, never by its password.
+    "two bad users together": (
+        MX1,
+        {USERS_VAR: [USERS[0], _bob("password123456"), {"name": MALFORMED_NAME, "password": SPARE_PASSWORD}]},
+        [
+            "dovecot_hardening: 2 input errors, nothing on the host was changed",
+            f"{USERS_VAR}[1].password ({BOB}, the main password) is a common password with digits or symbols appended",
+            f"{USERS_VAR}[2].name =",
+            "is not a valid login name",
+        ],
+    ),
+    # A stale permit: it would accept the whole internet the day someone lists it.
+    "acknowledgement of no entry": (
+        MX2,
+        {"dovecot_hardening_trust_acknowledged": ["0.0.0.0/0"]},
+        ["dovecot_hardening_trust_acknowledged[0] =", f"names no entry of {CLEARTEXT_VAR}; remove it"],
     ),
     "app password label clash": (
         MX1,

@@ -83,7 +83,36 @@ BAD_INPUT: dict[str, tuple[str, dict, list[str]]] = {
         },
         ["mail_firewall_admin_allowlist is empty", "closed to everybody"],
     ),
+    "no retries before a ban": (
+        MX1,
+        {"fail2ban_maxretry": 0},
+        ["fail2ban_maxretry = 0 must be at least 1: it is how many failures within findtime ban an address"],
+    ),
+    "acknowledgement of no entry": (
+        MX2,
+        {"fail2ban_trust_acknowledged": ["0.0.0.0/0"]},
+        ["fail2ban_trust_acknowledged[0] =", "names no entry of fail2ban_ignore_networks; remove it"],
+    ),
+    # Every mistake of one role in one run, and a refused argument spec names the option alone.
+    "three mistakes together": (
+        MX1,
+        {
+            "mail_firewall_rate_limit_burst": 0,
+            "mail_firewall_table": "Bad-Name",
+            "mail_firewall_submission_open": "perhaps",
+        },
+        [
+            "mail_firewall: 3 input errors, nothing on the host was changed",
+            "mail_firewall_submission_open = 'perhaps' must be true or false (the role's argument spec)",
+            "mail_firewall_rate_limit_burst = 0 must be a whole number of at least 1",
+            "mail_firewall_table = 'Bad-Name' must be a lower-case nftables name",
+        ],
+    ),
 }
+
+# What the user never has to read: Ansible's wrapping of a filter's error, the whole argument spec around a refused
+# option, and the role's internal names.
+PLUMBING = ("Finalization of task args", "The filter plugin", "argument_spec_data", "Error while resolving value")
 
 
 RUNS = one_case_per_host(BAD_INPUT)
@@ -121,6 +150,16 @@ def test_bad_input_fails_naming_the_variable_and_the_rule(case, refused_runs):
 
     assert_refused(case, results_of(runs[case], target), must_name)
     assert runs[case].recap.get(target, {}).get("changed") == 0, f"{case}: {runs[case].changed_tasks()}"
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_speaks_the_users_language(case, refused_runs):
+    _, runs, _ = refused_runs
+    target = BAD_INPUT[case][0]
+    failure = results_of(runs[case], target).output
+    assert [words for words in PLUMBING if words in runs[case].output] == [], failure[:3000]
+    message = failure.split("msg:", 1)[-1]
+    assert "__" not in message, message[:3000]
 
 
 def test_bad_input_leaves_the_hosts_unchanged(refused_runs):

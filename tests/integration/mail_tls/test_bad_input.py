@@ -87,6 +87,9 @@ def _material(provided_pki: Path) -> Material:
     )
 
 
+# What a certificate parser says about bytes it cannot read: no help to someone who pasted a certificate.
+PARSER_WORDS = ("ParseError", "asn1", "UnexpectedTag", "Finalization of task args")
+
 # case: (host, variables made from the material, words the error must contain). The lab CA cases alternate
 # between MX1 and MX2, so that two of them share a run.
 CASES: dict[str, tuple[str, Callable[[Material], dict], list[str]]] = {
@@ -98,7 +101,11 @@ CASES: dict[str, tuple[str, Callable[[Material], dict], list[str]]] = {
     "malformed PEM": (
         PROVIDED,
         lambda m: {"mail_tls_cert_pem": "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"},
-        ["mail_tls_cert"],
+        # The variable the user wrote, and the rule in words, not the ASN.1 parser's.
+        [
+            "mail_tls_cert_pem PEM block 1 (BEGIN CERTIFICATE) is not a valid X.509 certificate",
+            "is damaged or is not a certificate",
+        ],
     ),
     "key of another certificate": (
         PROVIDED,
@@ -195,7 +202,8 @@ def test_bad_input_fails_clearly_and_leaves_host_unchanged(case, refusals):
     target, _, must_name = CASES[case]
     run, extra_vars = refusals.runs[case], refusals.variables[case]
 
-    _refusal(case, run, target, must_name)
+    failure = _refusal(case, run, target, must_name)
+    assert [words for words in PARSER_WORDS if words in failure] == [], failure[:3000]
     for pem in (v for v in extra_vars.values() if isinstance(v, str) and "PRIVATE KEY" in v):
         assert not any(line in run.output for line in _body(pem)), f"{case}: key material in the output"
     assert refusals.after[target] == refusals.before[target], f"{case}: the host changed"

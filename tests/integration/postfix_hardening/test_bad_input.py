@@ -21,9 +21,15 @@ from itertools import zip_longest
 from pathlib import Path
 
 import pytest
+import yaml
 from harness import assert_refused
-from lab import CREDENTIALS, DOMAIN, MAIL_HOSTS, MX1, MX2
+from lab import CREDENTIALS, DOMAIN, INVENTORY, MAIL_HOSTS, MX1, MX2
 from postfix_facts import master_events, master_pid, now, postfix_state
+
+# The lab's users as its inventory gives them.
+LAB_USERS = yaml.safe_load((INVENTORY / "group_vars" / "mail_servers.yml").read_text(encoding="utf-8"))[
+    "dovecot_hardening_users"
+]
 
 pytestmark = pytest.mark.bad_input
 
@@ -71,6 +77,19 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
             "may relay mail through this host without logging in",
             "to postfix_hardening_trust_acknowledged",
         ],
+    ),
+    # site.yml checks Dovecot's users before Postfix's mailboxes, which are taken from them: the mistake is named
+    # where the user wrote it.
+    "user name with a newline": (
+        MX2,
+        {
+            "dovecot_hardening_users": [
+                LAB_USERS[0],
+                {"name": f"carol\nx@{DOMAIN}", "password": "Walnut-Meteor-Ripple-19", "mail_login": True},
+                *LAB_USERS[1:],
+            ]
+        },
+        ["dovecot_hardening_users[1].name =", "is not a valid login name: it contains whitespace or a control"],
     ),
     "weakening extra without acknowledgement": (
         MX1,
