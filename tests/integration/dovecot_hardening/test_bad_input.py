@@ -28,7 +28,8 @@ SCHEME_VAR = "dovecot_hardening_password_scheme"
 # What a host keeps of a variable that only the other host's case sets: the inventory's users, the role's scheme.
 ROLE_DEFAULTS = yaml.safe_load((PROJECT_DIR / "roles" / "dovecot_hardening" / "defaults" / "main.yml").read_text())
 CLEARTEXT_VAR = "dovecot_hardening_cleartext_auth_networks"
-UNCHANGED = {USERS_VAR: USERS, SCHEME_VAR: ROLE_DEFAULTS[SCHEME_VAR], CLEARTEXT_VAR: []}
+ACK_VAR = "dovecot_hardening_trust_acknowledged"
+UNCHANGED = {USERS_VAR: USERS, SCHEME_VAR: ROLE_DEFAULTS[SCHEME_VAR], CLEARTEXT_VAR: [], ACK_VAR: []}
 # Valid and unused elsewhere, where a case needs one more password than the lab users have.
 SPARE_PASSWORD = "Walnut-Meteor-Ripple-19"  # noqa: S105  (a lab value, for bad input only)
 MALFORMED_NAME = f"bad user@{DOMAIN}"
@@ -74,8 +75,8 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
     # A stale permit: it would accept the whole internet the day someone lists it.
     "acknowledgement of no entry": (
         MX2,
-        {"dovecot_hardening_trust_acknowledged": ["0.0.0.0/0"]},
-        ["dovecot_hardening_trust_acknowledged[0] =", f"names no entry of {CLEARTEXT_VAR}; remove it"],
+        {ACK_VAR: ["0.0.0.0/0"]},
+        [f"{ACK_VAR}[0] =", f"names no entry of {CLEARTEXT_VAR}; remove it"],
     ),
     "app password label clash": (
         MX1,
