@@ -146,6 +146,28 @@ def fill(words: str, evaluate) -> str:
     return PLACEHOLDER.sub(value, words)
 
 
+def counted(errors: list[str]) -> str:
+    return f"{len(errors)} input errors" if len(errors) > 1 else "an input error"
+
+
+def report(results: list[Any]) -> dict:
+    """The failure of every role whose input a deferred check refused (a registered result each), or nothing."""
+    refused = [r["deferred"] for r in results if isinstance(r, dict) and isinstance(r.get("deferred"), dict)]
+    if not refused:
+        return {"msg": "every role's input is valid"}
+    sections = [
+        f"{entry['role']}: {counted(entry['errors'])}" + "".join(f"\n- {message}" for message in entry["errors"])
+        for entry in refused
+    ]
+    if len(sections) == 1:
+        head, _, rest = sections[0].partition("\n")
+        return {"failed": True, "msg": f"{head}, nothing on the host was changed:\n{rest}"}
+    return {
+        "failed": True,
+        "msg": f"{len(sections)} roles refused their input, nothing on the host was changed:\n" + "\n".join(sections),
+    }
+
+
 class _Check:
     """One role's check: what it found so far (facts, names that failed, messages) and how it evaluates."""
 
@@ -226,19 +248,26 @@ class ActionModule(ActionBase):
 
     _requires_connection = False
     _supports_check_mode = True
-    _VALID_ARGS = frozenset(("role", "argument_specs", "facts", "rules"))
+    _VALID_ARGS = frozenset(("role", "argument_specs", "facts", "rules", "defer", "report"))
 
     def run(self, tmp: Any = None, task_vars: dict | None = None) -> dict:
         result = super().run(tmp, task_vars)
         del tmp  # unused
-        self.validate_argument_spec(
+        _, given = self.validate_argument_spec(
             argument_spec={
-                "role": {"type": "str", "required": True},
+                "role": {"type": "str"},
                 "argument_specs": {"type": "path"},
                 "facts": {"type": "dict", "default": {}},
                 "rules": {"type": "list", "elements": "dict", "default": []},
-            }
+                "defer": {"type": "bool", "default": False},
+                "report": {"type": "list", "elements": "raw"},
+            },
+            required_one_of=[("role", "report")],
+            mutually_exclusive=[("role", "report")],
         )
+        result["changed"] = False
+        if given["report"] is not None:
+            return result | report(given["report"])
         # The arguments as written, not validate_argument_spec's copy (which drops the expressions' origin).
         args = {"facts": {}, "rules": []} | dict(self._task.args)
         check = _Check(self._templar, task_vars or {})
@@ -260,13 +289,12 @@ class ActionModule(ActionBase):
             for _, message in check.rule(index, rule):
                 check.report(message)
 
-        result["changed"] = False
-        if check.errors:
-            result["failed"] = True
-            count = f"{len(check.errors)} input errors" if len(check.errors) > 1 else "an input error"
-            result["msg"] = f"{args['role']}: {count}, nothing on the host was changed:\n" + "\n".join(
-                f"- {message}" for message in check.errors
-            )
+        if check.errors and given["defer"]:
+            # Said at the end of the play's checks, with every other role's (report below).
+            result["deferred"] = {"role": args["role"], "errors": check.errors}
+            result["msg"] = f"{args['role']}: {counted(check.errors)}, reported when every role is checked"
+        elif check.errors:
+            result |= report([{"deferred": {"role": args["role"], "errors": check.errors}}])
         else:
             result["facts"] = check.facts
             result["msg"] = f"{args['role']}: every input is valid"

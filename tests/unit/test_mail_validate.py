@@ -103,6 +103,34 @@ def test_spec_messages_leave_the_converters_internals_out(message, expected):
     assert mail_validate.spec_message(message, "a_factor", "x") == expected
 
 
+def test_report_of_one_role_reads_as_that_roles_failure():
+    reported = mail_validate.report([{"deferred": {"role": "demo", "errors": ["a is bad", "b is bad"]}}, {"msg": "ok"}])
+    assert reported == {
+        "failed": True,
+        "msg": "demo: 2 input errors, nothing on the host was changed:\n- a is bad\n- b is bad",
+    }
+
+
+def test_report_of_several_roles_names_each_with_its_errors():
+    reported = mail_validate.report(
+        [
+            {"deferred": {"role": "one", "errors": ["a is bad"]}},
+            {"facts": {}},
+            {"deferred": {"role": "two", "errors": ["b is bad", "c is bad"]}},
+        ]
+    )
+    assert reported["failed"] is True
+    assert reported["msg"] == (
+        "2 roles refused their input, nothing on the host was changed:\n"
+        "one: an input error\n- a is bad\n"
+        "two: 2 input errors\n- b is bad\n- c is bad"
+    )
+
+
+def test_report_without_refusals_passes():
+    assert "failed" not in mail_validate.report([{"facts": {}}, {"msg": "skipped"}])
+
+
 # ------------------------------------------------------------------------------------------------ in real plays
 
 SPEC = {
@@ -216,6 +244,27 @@ def test_check_mode_runs_the_checks_and_changes_nothing(tmp_path):
     passed = _play(tmp_path, [_task(tmp_path)], GOOD, "--check")
     assert passed.returncode == 0, passed.stdout[-3000:]
     assert "changed=0" in passed.stdout
+
+
+def test_deferred_errors_of_two_checks_are_reported_together_at_the_end(tmp_path):
+    first = _task(tmp_path)
+    first["mail_validate"]["defer"] = True
+    first["register"] = "first_input"
+    second = {
+        "name": "Check another role",
+        "mail_validate": {"role": "other", "defer": True, "rules": [{"that": "false", "msg": "other is refused"}]},
+        "register": "second_input",
+    }
+    between = {"name": "Runs between the checks", "ansible.builtin.debug": {"msg": "still running"}}
+    final = {"name": "Report", "mail_validate": {"report": "{{ [first_input, second_input] }}"}}
+    result = _play(tmp_path, [first, second, between, final], GOOD | {"demo_high": 1})
+    assert result.returncode != 0
+    assert "still running" in result.stdout
+    assert "2 roles refused their input, nothing on the host was changed" in result.stdout
+    assert "demo: an input error" in result.stdout
+    assert "- demo_high = 1 must be at least 20" in result.stdout
+    assert "other: an input error" in result.stdout
+    assert "- other is refused" in result.stdout
 
 
 def test_a_rule_without_that_or_msg_is_a_mistake_of_the_role(tmp_path):

@@ -108,6 +108,18 @@ BAD_INPUT: dict[str, tuple[str, dict, list[str]]] = {
             "mail_firewall_table = 'Bad-Name' must be a lower-case nftables name",
         ],
     ),
+    # Every role's refusals of one run, together: the play checks all of its roles before it stops.
+    "two roles refused together": (
+        MX2,
+        {"mail_firewall_table": "X", "fail2ban_maxretry": 0},
+        [
+            "2 roles refused their input, nothing on the host was changed",
+            "mail_firewall: an input error",
+            "mail_firewall_table = 'X' must be a lower-case nftables name",
+            "fail2ban: an input error",
+            "fail2ban_maxretry = 0 must be at least 1",
+        ],
+    ),
 }
 
 # What the user never has to read: Ansible's wrapping of a filter's error, the whole argument spec around a refused
