@@ -380,6 +380,10 @@ _PREFIX_RE = re.compile(r"\{(?P<scheme>[A-Z0-9-]+)\}")
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
+# Where a credential's message names the field at fault (password or password_hash), or nothing for the entry.
+_FIELD = "{field}"
+
+
 def _key_text(key: Any) -> str:
     """A key the user wrote, as a message names it: as written, or quoted when it holds a line break or is no str."""
     return key if isinstance(key, str) and key.isprintable() else repr(key)
@@ -644,25 +648,31 @@ def _guessable_problem(lowered: str, user: str, extra_weak: frozenset[str]) -> s
 def _check_credential(
     entry: dict, label: str, where: str, *, user: str, check_password: bool, policy: dict, filter_name: str
 ) -> _Credential:
+    """WHERE names the credential with a FIELD placeholder: the field at fault goes there, or nothing."""
+    whole, as_password, as_hash = (
+        where.replace(f".{_FIELD}", ""),
+        where.replace(_FIELD, "password"),
+        where.replace(_FIELD, "password_hash"),
+    )
     password, password_hash = entry.get("password"), entry.get("password_hash")
     _propagate_undefined(password, password_hash)
     if password is not None and password_hash is not None:
-        raise _error(filter_name, where, "has both password and password_hash; give exactly one")
+        raise _error(filter_name, whole, "has both password and password_hash; give exactly one")
     if password is None and password_hash is None:
-        raise _error(filter_name, where, "has neither password nor password_hash; give exactly one")
+        raise _error(filter_name, whole, "has neither password nor password_hash; give exactly one")
     if password_hash is not None:
         if not isinstance(password_hash, str):
-            raise _error(filter_name, where, f"password_hash must be a string, got {type(password_hash).__name__}")
+            raise _error(filter_name, as_hash, f"must be a string, got {type(password_hash).__name__}")
         problem = _hash_problem(password_hash)
         if problem is not None:
-            raise _error(filter_name, where, f"password_hash {problem}")
+            raise _error(filter_name, as_hash, problem)
         return _Credential(label, password_hash=password_hash)
     if check_password:
         problem = _password_problem(password, user, policy)
         if problem is not None:
-            raise _error(filter_name, where, problem)
+            raise _error(filter_name, as_password, problem)
     elif not isinstance(password, str):
-        raise _error(filter_name, where, f"must be a string (quote it in YAML), got {type(password).__name__}")
+        raise _error(filter_name, as_password, f"must be a string (quote it in YAML), got {type(password).__name__}")
     return _Credential(label, password=password)
 
 
@@ -687,7 +697,9 @@ def _check_app_passwords(
         _propagate_undefined(label)
         if not isinstance(label, str) or not _LABEL_RE.fullmatch(label):
             raise _error(
-                filter_name, entry_where, f"label {_show(label)} must match ^[a-z0-9][a-z0-9_-]{{0,31}}$ (lower case)"
+                filter_name,
+                f"{where}.app_passwords[{index}].label ({user})",
+                f"= {_show(label)} must match ^[a-z0-9][a-z0-9_-]{{0,31}}$ (lower case)",
             )
         entry_where = f"{where}.app_passwords[{index}] ({user}, app password {label!r})"
         if label == _MAIN:
@@ -710,7 +722,13 @@ def _check_app_passwords(
         seen[label] = index
         credentials.append(
             _check_credential(
-                entry, label, entry_where, user=user, check_password=present, policy=policy, filter_name=filter_name
+                entry,
+                label,
+                f"{where}.app_passwords[{index}].{_FIELD} ({user}, app password {label!r})",
+                user=user,
+                check_password=present,
+                policy=policy,
+                filter_name=filter_name,
             )
         )
     return credentials
@@ -755,7 +773,7 @@ def _check_user(entry: Any, index: int, policy: dict, varname: str, filter_name:
         main = _check_credential(
             entry,
             _MAIN,
-            f"{base}.password ({name}, the main password)",
+            f"{base}.{_FIELD} ({name}, the main password)",
             user=name,
             check_password=present,
             policy=policy,

@@ -311,8 +311,7 @@ def test_policy_default_without_main_password_mail_login_needs_an_app_password()
     [
         (
             alice(password_hash=ARGON2ID_HASH),
-            r"\.password \(alice@example\.org, the main password\) has both password and password_hash; "
-            r"give exactly one",
+            r" \(alice@example\.org, the main password\) has both password and password_hash; give exactly one",
         ),
         (
             alice(app_passwords=[{"label": "laptop", "password": LAPTOP_PW, "password_hash": BCRYPT_HASH}]),
@@ -345,8 +344,8 @@ def test_valid_labels_are_accepted(label):
 @pytest.mark.parametrize("label", ["Laptop", "-phone", "_x", "", "a" * 33, "my phone", "laptop:1", "né", 42, None])
 def test_invalid_labels_are_refused(label):
     with raises_filter_error(
-        r"dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net\) label .* must match "
-        r"\^\[a-z0-9\]\[a-z0-9_-\]\{0,31\}\$"
+        rf"dovecot_hardening_users\[0\]\.app_passwords\[0\]\.label \(bob@example\.net\) = {re.escape(repr(label))} "
+        r"must match \^\[a-z0-9\]\[a-z0-9_-\]\{0,31\}\$ \(lower case\)$"
     ):
         check([bob(app_passwords=[{"label": label, "password": BACKUP_PW}])])
 
@@ -438,7 +437,8 @@ def test_weak_main_passwords_are_refused_without_showing_them(password, policy, 
 )
 def test_passwords_holding_a_long_enough_part_of_the_login_are_refused(name, password):
     with raises_filter_error(
-        rf"\[0\]\.app_passwords\[0\] \({re.escape(name)}, app password 'laptop'\) contains the user's name or the "
+        rf"\[0\]\.app_passwords\[0\]\.password \({re.escape(name)}, app password 'laptop'\) contains the user's name "
+        r"or the "
         r"first label"
     ):
         check([{"name": name, "app_passwords": [{"label": "laptop", "password": password}]}])
@@ -478,7 +478,7 @@ def test_app_password_policy_errors_name_the_label():
     apps = [{"label": "laptop", "password": LAPTOP_PW}, {"label": "phone", "password": "123456789012"}]
 
     with raises_filter_error(
-        r"^mail_auth_check_users: dovecot_hardening_users\[0\]\.app_passwords\[1\] "
+        r"^mail_auth_check_users: dovecot_hardening_users\[0\]\.app_passwords\[1\]\.password "
         r"\(alice@example\.org, app password 'phone'\) is an ascending or descending run"
     ):
         check([alice(app_passwords=apps)])
@@ -560,38 +560,44 @@ BCRYPT_BODY = BCRYPT_HASH.removeprefix("{BLF-CRYPT}")
         ("{PLAIN}" + PREHASHED_PW, r"must start with \{ARGON2ID\}"),
         ("{argon2id}" + ARGON2_BODY, r"must start with \{ARGON2ID\}"),
         ("{MD5-CRYPT}$1$salt$hash", r"must start with \{ARGON2ID\}"),
-        ("{ARGON2ID}" + ARGON2_BODY.replace("argon2id", "argon2i"), r"not a well-formed ARGON2ID hash.*\$argon2id\$"),
-        ("{ARGON2I}" + ARGON2_BODY, r"not a well-formed ARGON2I hash"),
-        ("{ARGON2ID}" + ARGON2_BODY.replace("v=19", "v=16"), r"not a well-formed ARGON2ID hash"),
-        ("{ARGON2ID}" + ARGON2_BODY.replace("m=8,t=1,p=1", "m=8,t=1,p=2"), r"m at least 8 per lane"),
-        ("{ARGON2ID}" + ARGON2_BODY.replace("m=8,t=1,p=1", "m=8,t=0,p=1"), r"not a well-formed ARGON2ID hash"),
-        ("{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdA$" + "A" * 43, r"not a well-formed ARGON2ID hash"),
-        ("{ARGON2ID}" + ARGON2_BODY + "$", r"not a well-formed ARGON2ID hash"),
-        ("{ARGON2ID}" + ARGON2_BODY + "=", r"not a well-formed ARGON2ID hash"),
-        ("{BLF-CRYPT}" + BCRYPT_BODY[:-1], r"not a well-formed BLF-CRYPT hash: \{BLF-CRYPT\} must be followed by"),
-        ("{BLF-CRYPT}" + BCRYPT_BODY + "x", r"not a well-formed BLF-CRYPT hash"),
-        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$04$", "$03$"), r"not a well-formed BLF-CRYPT hash"),
-        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$04$", "$32$"), r"not a well-formed BLF-CRYPT hash"),
-        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$2y$", "$2x$"), r"not a well-formed BLF-CRYPT hash"),
-        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$2y$", "$2$"), r"not a well-formed BLF-CRYPT hash"),
-        ("{SHA512-CRYPT}$6$dkrY4L4/bXXfABNf$" + SHA512_BODY[:-1], r"not a well-formed SHA512-CRYPT hash"),
-        ("{SHA512-CRYPT}$6$rounds=999$dkrY4L4/bXXfABNf$" + SHA512_BODY, r"not a well-formed SHA512-CRYPT hash"),
-        ("{SHA512-CRYPT}$6$" + "s" * 17 + "$" + SHA512_BODY, r"not a well-formed SHA512-CRYPT hash"),
-        ("{SHA512-CRYPT}$5$dkrY4L4/bXXfABNf$" + SHA512_BODY, r"not a well-formed SHA512-CRYPT hash"),
+        (
+            "{ARGON2ID}" + ARGON2_BODY.replace("argon2id", "argon2i"),
+            r"is not a well-formed ARGON2ID hash.*\$argon2id\$",
+        ),
+        ("{ARGON2I}" + ARGON2_BODY, r"is not a well-formed ARGON2I hash"),
+        ("{ARGON2ID}" + ARGON2_BODY.replace("v=19", "v=16"), r"is not a well-formed ARGON2ID hash"),
+        (
+            "{ARGON2ID}" + ARGON2_BODY.replace("m=8,t=1,p=1", "m=8,t=1,p=2"),
+            r"is not a well-formed ARGON2ID hash: .* with m at least 8 per lane$",
+        ),
+        ("{ARGON2ID}" + ARGON2_BODY.replace("m=8,t=1,p=1", "m=8,t=0,p=1"), r"is not a well-formed ARGON2ID hash"),
+        ("{ARGON2ID}$argon2id$v=19$m=8,t=1,p=1$c2FsdA$" + "A" * 43, r"is not a well-formed ARGON2ID hash"),
+        ("{ARGON2ID}" + ARGON2_BODY + "$", r"is not a well-formed ARGON2ID hash"),
+        ("{ARGON2ID}" + ARGON2_BODY + "=", r"is not a well-formed ARGON2ID hash"),
+        ("{BLF-CRYPT}" + BCRYPT_BODY[:-1], r"is not a well-formed BLF-CRYPT hash: \{BLF-CRYPT\} must be followed by"),
+        ("{BLF-CRYPT}" + BCRYPT_BODY + "x", r"is not a well-formed BLF-CRYPT hash"),
+        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$04$", "$03$"), r"is not a well-formed BLF-CRYPT hash"),
+        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$04$", "$32$"), r"is not a well-formed BLF-CRYPT hash"),
+        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$2y$", "$2x$"), r"is not a well-formed BLF-CRYPT hash"),
+        ("{BLF-CRYPT}" + BCRYPT_BODY.replace("$2y$", "$2$"), r"is not a well-formed BLF-CRYPT hash"),
+        ("{SHA512-CRYPT}$6$dkrY4L4/bXXfABNf$" + SHA512_BODY[:-1], r"is not a well-formed SHA512-CRYPT hash"),
+        ("{SHA512-CRYPT}$6$rounds=999$dkrY4L4/bXXfABNf$" + SHA512_BODY, r"is not a well-formed SHA512-CRYPT hash"),
+        ("{SHA512-CRYPT}$6$" + "s" * 17 + "$" + SHA512_BODY, r"is not a well-formed SHA512-CRYPT hash"),
+        ("{SHA512-CRYPT}$5$dkrY4L4/bXXfABNf$" + SHA512_BODY, r"is not a well-formed SHA512-CRYPT hash"),
         (ARGON2ID_HASH + "\n", r"contains whitespace, a newline or a control character"),
         (ARGON2ID_HASH + "\nroot:x", r"contains whitespace, a newline or a control character"),
         (" " + ARGON2ID_HASH, r"contains whitespace"),
         (ARGON2ID_HASH + ":1000:1000", r"contains a colon, which would end the passwd-file field"),
         ("", r"must start with \{ARGON2ID\}"),
-        (42, r"password_hash must be a string, got int"),
+        (42, r"must be a string, got int$"),
     ],
 )
 def test_malformed_hashes_are_refused_naming_the_rule_not_the_hash(password_hash, reason):
     apps = [{"label": "tablet", "password_hash": password_hash}]
 
     with raises_filter_error(
-        rf"^mail_auth_check_users: dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net, "
-        rf"app password 'tablet'\) (password_hash )?.*{reason}"
+        rf"^mail_auth_check_users: dovecot_hardening_users\[0\]\.app_passwords\[0\]\.password_hash \(bob@example\.net, "
+        rf"app password 'tablet'\) {reason}"
     ) as caught:
         check([bob(app_passwords=apps)])
 
@@ -621,7 +627,7 @@ TOO_SHORT_PW = "Short-Pw-1"
             [
                 "dovecot_hardening_users[0].name = 'al:ice@example.org' is not a valid login name: it contains "
                 "a colon, which a passwd-file line or Dovecot's variable expansion would misread",
-                "dovecot_hardening_users[2].app_passwords[0] (alice@example.org) label 'Lap' must match "
+                "dovecot_hardening_users[2].app_passwords[0].label (alice@example.org) = 'Lap' must match "
                 "^[a-z0-9][a-z0-9_-]{0,31}$ (lower case)",
             ],
         ),
@@ -738,10 +744,10 @@ def test_no_password_or_hash_appears_in_an_error_naming_several_users():
 
     expected = [
         ("[0].password", "contains the user's name"),
-        ("[1].app_passwords[0]", "is in policy.extra_weak_passwords"),
-        ("[2].app_passwords[0]", "contains a control character"),
-        ("[3].password", "has both password and password_hash"),
-        ("[4].app_passwords[0]", "password_hash is not a well-formed ARGON2ID hash"),
+        ("[1].app_passwords[0].password", "is in policy.extra_weak_passwords"),
+        ("[2].app_passwords[0].password", "contains a control character"),
+        ("[3]", "has both password and password_hash"),
+        ("[4].app_passwords[0].password_hash", "is not a well-formed ARGON2ID hash"),
         ("[6]", "is the same user as dovecot_hardening_users[5]; " + GIVE_EACH_USER_ONCE),
         ("[7].password", "is shorter than 12 characters"),
         ("[8].password", "is longer than 128 characters"),
@@ -1006,7 +1012,8 @@ def test_existing_that_is_not_a_map_of_strings_is_refused(existing, match):
 
 def test_credentials_errors_name_their_own_filter():
     with raises_filter_error(
-        r"^mail_auth_credentials: dovecot_hardening_users\[0\]\.app_passwords\[0\] \(bob@example\.net, app password"
+        r"^mail_auth_credentials: dovecot_hardening_users\[0\]\.app_passwords\[0\]\.password \(bob@example\.net, "
+        r"app password 'backup-script'\) is an ascending or descending run"
     ):
         credentials([bob(app_passwords=[{"label": "backup-script", "password": "123456789012"}])])
 
@@ -1443,3 +1450,16 @@ def test_the_minimum_never_removes_slots():
 def test_bad_minimum_is_refused(minimum):
     with pytest.raises(AnsibleFilterError, match=r"mail_auth_passdb_slots: minimum = .* must be a whole number >= 0"):
         mail_auth.mail_auth_passdb_slots([], minimum)
+
+
+@pytest.mark.parametrize(
+    ("password_hash", "match"),
+    [
+        ("{ARGON2ID}not-a-hash", r"\.password_hash \(alice@example\.org, the main password\) is not a well-formed "),
+        (42, r"\.password_hash \(alice@example\.org, the main password\) must be a string, got int$"),
+    ],
+)
+def test_a_main_password_hash_is_named_by_its_own_field(password_hash, match):
+    user = {"name": "alice@example.org", "password_hash": password_hash, "mail_login": True}
+    with pytest.raises(AnsibleFilterError, match=rf"^mail_auth_check_users: dovecot_hardening_users\[0\]{match}"):
+        mail_auth.mail_auth_check_users([user])
