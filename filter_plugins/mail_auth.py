@@ -795,8 +795,9 @@ def _check_user(entry: Any, index: int, policy: dict, varname: str, filter_name:
 
 
 def _describe(user: _User, credential: _Credential) -> str:
-    what = "main password" if credential.label == _MAIN else f"app password {credential.label!r}"
-    return f"{user.name} {what}"
+    """The credential as every message of this module names it: "alice@example.org, the main password"."""
+    what = "the main password" if credential.label == _MAIN else f"app password {credential.label!r}"
+    return f"{user.name}, {what}"
 
 
 def _check_users(users: Any, policy: Any, varname: str, filter_name: str) -> tuple[list[_User], dict[str, Any]]:

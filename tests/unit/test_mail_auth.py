@@ -489,23 +489,23 @@ def test_app_password_policy_errors_name_the_label():
     [
         (
             [alice(app_passwords=[{"label": "laptop", "password": MAIN_PW}])],
-            r"\[0\] \(alice@example\.org app password 'laptop'\) has the same password as "
-            r"dovecot_hardening_users\[0\] \(alice@example\.org main password\)",
+            r"\[0\] \(alice@example\.org, app password 'laptop'\) has the same password as "
+            r"dovecot_hardening_users\[0\] \(alice@example\.org, the main password\)",
         ),
         (
             [alice(), bob(app_passwords=[{"label": "backup-script", "password": PHONE_PW}])],
-            r"\[1\] \(bob@example\.net app password 'backup-script'\) has the same password as "
-            r"dovecot_hardening_users\[0\] \(alice@example\.org app password 'phone'\)",
+            r"\[1\] \(bob@example\.net, app password 'backup-script'\) has the same password as "
+            r"dovecot_hardening_users\[0\] \(alice@example\.org, app password 'phone'\)",
         ),
         (
             [bob(password=BACKUP_PW, mail_login=False)],
-            r"\[0\] \(bob@example\.net app password 'backup-script'\) has the same password as "
-            r"dovecot_hardening_users\[0\] \(bob@example\.net main password\)",
+            r"\[0\] \(bob@example\.net, app password 'backup-script'\) has the same password as "
+            r"dovecot_hardening_users\[0\] \(bob@example\.net, the main password\)",
         ),
         (
             [alice(password_hash=BCRYPT_HASH, password=None), bob(password_hash=BCRYPT_HASH)],
-            r"\[1\] \(bob@example\.net main password\) has the same password_hash as "
-            r"dovecot_hardening_users\[0\] \(alice@example\.org main password\)",
+            r"\[1\] \(bob@example\.net, the main password\) has the same password_hash as "
+            r"dovecot_hardening_users\[0\] \(alice@example\.org, the main password\)",
         ),
     ],
     ids=["same user", "different users", "main without mail login", "same hash"],
@@ -1025,7 +1025,7 @@ def test_a_hashing_failure_is_reported_without_its_cause(monkeypatch):
     monkeypatch.setattr(mail_auth.bcrypt, "hashpw", broken)
 
     with raises_filter_error(
-        r"^mail_auth_credentials: dovecot_hardening_users\[0\] \(bob@example\.net app password 'backup-script'\) "
+        r"^mail_auth_credentials: dovecot_hardening_users\[0\] \(bob@example\.net, app password 'backup-script'\) "
         r"could not be hashed with BLF-CRYPT$"
     ) as caught:
         credentials([bob()], **CHEAP_BCRYPT)
