@@ -198,8 +198,7 @@ mail_net_allowlist:
 
 def mail_net_cidrs(networks: Any, varname: str = "networks") -> list[str]:
     """Return the networks as canonical CIDR strings, refusing anything that is not a clean network."""
-    if isinstance(networks, Undefined):
-        networks._fail_with_undefined_error()
+    _propagate_undefined(networks)
     if isinstance(networks, str | bytes) or not isinstance(networks, list | tuple):
         raise AnsibleFilterError(f"mail_net_cidrs: {varname} must be a list of networks, got {networks!r}")
     result: dict[str, None] = {}
@@ -232,6 +231,13 @@ _FAMILIES = {
     _V6_BITS: (socket.AF_INET6, {str(length): length for length in range(_V6_BITS + 1)}),
 }
 _ENTRY_RULE = "an IPv4 or IPv6 address or CIDR network such as 192.0.2.7, 192.0.2.0/24 or 2001:db8::/32"
+
+
+def _propagate_undefined(*values: Any) -> None:
+    """Let Ansible's own undefined-variable error surface instead of a less helpful type error of ours."""
+    for value in values:
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
 
 
 def _show(value: Any) -> str:
@@ -294,9 +300,7 @@ def _collapse(keys: list[int], bits: int) -> list[str]:
 
 def mail_net_allowlist(networks: Any, varname: str = "allowlist", host_bits: str = "reject") -> dict[str, Any]:
     """Split an allowlist into collapsed IPv4 and IPv6 CIDR lists for nftables interval sets."""
-    for value in (networks, varname, host_bits):
-        if isinstance(value, Undefined):
-            value._fail_with_undefined_error()
+    _propagate_undefined(networks, varname, host_bits)
     if host_bits not in _HOST_BITS:
         raise AnsibleFilterError(f"{_ALLOWLIST}: host_bits = {_show(host_bits)} is not one of: {', '.join(_HOST_BITS)}")
     if isinstance(networks, str | bytes) or not isinstance(networks, list | tuple):
@@ -307,8 +311,7 @@ def mail_net_allowlist(networks: Any, varname: str = "allowlist", host_bits: str
     families: dict[int, list[int]] = {_V4_BITS: [], _V6_BITS: []}
     for index, entry in enumerate(networks):
         if not isinstance(entry, str):
-            if isinstance(entry, Undefined):
-                entry._fail_with_undefined_error()
+            _propagate_undefined(entry)
             raise AnsibleFilterError(
                 f"{_ALLOWLIST}: {varname}[{index}] = {_show(entry)} must be a string: {_ENTRY_RULE}"
             )
@@ -400,9 +403,7 @@ def mail_net_trusted(
     grants: str = "is trusted",
 ) -> Any:
     """Refuse every entry of a trust list that covers public address space unless it is acknowledged."""
-    for value in (networks, acknowledged):
-        if isinstance(value, Undefined):
-            value._fail_with_undefined_error()
+    _propagate_undefined(networks, acknowledged)
     if acknowledged is None:
         acknowledged = []
     if isinstance(acknowledged, str | bytes) or not isinstance(acknowledged, list | tuple):
@@ -438,9 +439,7 @@ def mail_net_trusted(
 def mail_net_acknowledged(acknowledged: Any, lists: Any, varname: str = "acknowledged") -> Any:
     """Refuse an acknowledgement that names no entry of the trust lists it serves: it would accept that network,
     unnoticed, the day someone adds it."""
-    for value in (acknowledged, lists):
-        if isinstance(value, Undefined):
-            value._fail_with_undefined_error()
+    _propagate_undefined(acknowledged, lists)
     if not isinstance(lists, Mapping):
         raise AnsibleFilterError(f"{_ACKNOWLEDGED}: lists must map each trust list's name to the list")
     if acknowledged is None:
@@ -448,9 +447,8 @@ def mail_net_acknowledged(acknowledged: Any, lists: Any, varname: str = "acknowl
     if isinstance(acknowledged, str | bytes) or not isinstance(acknowledged, list | tuple):
         return acknowledged  # mail_net_trusted says what is wrong with it
     listed = set()
+    _propagate_undefined(*lists.values())
     for entries in lists.values():
-        if isinstance(value := entries, Undefined):
-            value._fail_with_undefined_error()
         if isinstance(entries, list | tuple):
             listed.update(network for network in map(_network, entries) if network is not None)
     names = " or ".join(lists) or "no trust list"
