@@ -28,6 +28,8 @@ Arguments:
             loop: optional; the rule is checked for each item, a variable name or a mapping with its name under
                   var and more keys; the condition and message see it as item, and the variable's value as value.
           A rule whose condition uses a failed fact is skipped the same way.
+          A rule that is only `at_least: {variable: minimum, ...}` checks that each variable is a whole number of at
+          least its minimum: the one such rule every role has, written once here.
 """
 
 from __future__ import annotations
@@ -129,6 +131,20 @@ def _rule_text(rule: Any) -> str:
         + " "
         + str(rule.get("msg", ""))
     )
+
+
+# The whole-number rule (rules: - at_least: {variable: minimum}), as a rule of the role would write it.
+WHOLE_NUMBER = {
+    "that": "(value is integer or value is regex('^[0-9]+$')) and value | int >= item.minimum",
+    "msg": "must be a whole number of at least {item.minimum}",
+}
+
+
+def expanded(rule: Any) -> Any:
+    """RULE, or the whole-number rule it names with at_least."""
+    if isinstance(rule, dict) and set(rule) == {"at_least"} and isinstance(rule["at_least"], dict):
+        return WHOLE_NUMBER | {"loop": [{"var": var, "minimum": least} for var, least in rule["at_least"].items()]}
+    return rule
 
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
@@ -278,7 +294,7 @@ class ActionModule(ActionBase):
 
         # Rules about the user's variables alone go first: a fact that uses a variable one of them refused is
         # skipped, so that one mistake gives one message (a bad TTL, not one per record built with it).
-        rules = list(enumerate(args["rules"]))
+        rules = list(enumerate(map(expanded, args["rules"])))
         fact_names = set(args["facts"])
         for index, rule in (r for r in rules if not uses(_rule_text(r[1]), fact_names)):
             for var, message in check.rule(index, rule):

@@ -267,6 +267,17 @@ def test_deferred_errors_of_two_checks_are_reported_together_at_the_end(tmp_path
     assert "- other is refused" in result.stdout
 
 
+def test_at_least_checks_whole_numbers_as_the_loop_rule_does(tmp_path):
+    task = _task(tmp_path)
+    task["mail_validate"]["rules"] = [{"at_least": {"demo_low": 2, "demo_high": 20, "demo_count": 0}}]
+    result = _play(tmp_path, [task], GOOD | {"demo_low": "1", "demo_high": 5.5})
+    assert result.returncode != 0
+    assert "demo: 2 input errors, nothing on the host was changed" in result.stdout, result.stdout[-3000:]
+    assert "- demo_low = '1' must be a whole number of at least 2" in result.stdout
+    assert "- demo_high = 5.5 must be a whole number of at least 20" in result.stdout
+    assert "demo_count" not in result.stdout.split("msg: |-", 1)[-1]
+
+
 def test_a_rule_without_that_or_msg_is_a_mistake_of_the_role(tmp_path):
     task = _task(tmp_path)
     task["mail_validate"]["rules"] = [{"that": "true"}]
