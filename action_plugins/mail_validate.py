@@ -121,16 +121,15 @@ def uses(expression: str, names: set[str]) -> bool:
     return any(re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", expression) for name in names)
 
 
+def _conditions(rule: Any) -> list[str]:
+    """A rule's conditions (that: one or a list), as text."""
+    that = rule.get("that", []) if isinstance(rule, dict) else []
+    return [str(condition).strip() for condition in (that if isinstance(that, list) else [that])]
+
+
 def _rule_text(rule: Any) -> str:
     """Everything of a rule that is evaluated: its conditions and its message's placeholders."""
-    if not isinstance(rule, dict):
-        return ""
-    conditions = rule.get("that", [])
-    return (
-        " ".join(str(c) for c in (conditions if isinstance(conditions, list) else [conditions]))
-        + " "
-        + str(rule.get("msg", ""))
-    )
+    return " ".join(_conditions(rule)) + " " + (str(rule.get("msg", "")) if isinstance(rule, dict) else "")
 
 
 # The whole-number rule (rules: - at_least: {variable: minimum}), as a rule of the role would write it.
@@ -226,7 +225,7 @@ class _Check:
         """(variable, message) where RULE does not hold (one per loop item); none where it uses a failed name."""
         if not isinstance(rule, dict) or "that" not in rule or "msg" not in rule:
             raise AnsibleError(f"mail_validate: rules[{index}] needs 'that' and 'msg'")
-        conditions = [str(c).strip() for c in (rule["that"] if isinstance(rule["that"], list) else [rule["that"]])]
+        conditions = _conditions(rule)
         if any(uses(condition, self.failed) for condition in conditions):
             return []
         found = []
@@ -253,7 +252,7 @@ class _Check:
         if not var or rule.get("secret"):
             return [(var, " ".join(f"{var or ''} {words}".split()))]
         try:
-            value = show(here(var))
+            value = show(local["value"] if "value" in local else here(var))
         except AnsibleError:
             value = "(unknown)"
         return [(var, " ".join(f"{var} = {value} {words}".split()))]
