@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "filter_plugins"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "filter"))
 
 # The filter plugins, importable once filter_plugins is on the path (ruff allows imports after sys.path changes).
 import mail_dns

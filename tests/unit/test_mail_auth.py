@@ -14,7 +14,7 @@ import bcrypt
 import jinja2
 import mail_auth
 import pytest
-import yaml
+import sidecar
 from ansible.errors import AnsibleFilterError
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -1353,7 +1353,7 @@ def test_undefined_values_raise_the_undefined_error_not_a_filter_error(call, und
 
 
 def test_documented_policy_defaults_match_the_code():
-    described = yaml.safe_load(mail_auth.DOCUMENTATION)["mail_auth_check_users"]["options"]["policy"]["description"]
+    described = sidecar.documentation("mail_auth_check_users")["DOCUMENTATION"]["options"]["policy"]["description"]
     text = " ".join(described)
 
     for key, value in mail_auth._DEFAULT_POLICY.items():
@@ -1365,15 +1365,17 @@ def test_documented_policy_defaults_match_the_code():
 
 
 def test_documented_common_password_count_is_right():
-    described = " ".join(yaml.safe_load(mail_auth.DOCUMENTATION)["mail_auth_check_users"]["description"])
+    described = " ".join(sidecar.documentation("mail_auth_check_users")["DOCUMENTATION"]["description"])
     (count,) = re.findall(r"about (\d+) of the most common", described)
 
     assert abs(int(count) - len(mail_auth._COMMON_PASSWORDS)) <= 10
 
 
 def test_examples_hide_the_passwords_they_handle():
-    tasks = yaml.safe_load(mail_auth.EXAMPLES)
+    names = [path.stem for path in sorted(sidecar.FILTER_DIR.glob("mail_auth_*.yml"))]
+    tasks = [task for name in names for task in sidecar.documentation(name)["EXAMPLES"]]
 
+    assert len(names) == 5
     assert all(task.get("no_log") is True for task in tasks)
 
 

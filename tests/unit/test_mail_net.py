@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 import mail_net
 import pytest
-import yaml
+import sidecar
 from ansible.errors import AnsibleFilterError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -74,9 +74,9 @@ def test_filter_module_and_documentation_cover_the_filter():
         "mail_net_trusted": mail_net.mail_net_trusted,
         "mail_net_acknowledged": mail_net.mail_net_acknowledged,
     }
-    assert yaml.safe_load(mail_net.DOCUMENTATION)["mail_net_cidrs"]["positional"] == "_input, varname"
-    assert "mail_net_cidrs" in yaml.safe_load(mail_net.RETURN)
-    assert yaml.safe_load(mail_net.EXAMPLES)
+    assert sidecar.documentation("mail_net_cidrs")["DOCUMENTATION"]["positional"] == "_input, varname"
+    assert sidecar.documentation("mail_net_cidrs")["RETURN"]
+    assert sidecar.documentation("mail_net_cidrs")["EXAMPLES"]
 
 
 # --- mail_net_allowlist ---------------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def test_a_hundred_thousand_entries_give_the_same_networks_as_ipaddress():
 
 
 def test_documented_host_bit_choices_are_the_accepted_ones():
-    options = yaml.safe_load(mail_net.DOCUMENTATION)["mail_net_allowlist"]["options"]
+    options = sidecar.documentation("mail_net_allowlist")["DOCUMENTATION"]["options"]
 
     assert tuple(options["host_bits"]["choices"]) == mail_net._HOST_BITS
     for host_bits in mail_net._HOST_BITS:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import jinja2
 import mail_postfix
 import pytest
-import yaml
+import sidecar
 from ansible.errors import AnsibleFilterError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,7 +18,7 @@ from hypothesis import strategies as st
 # No example database: each run stands alone, whatever an earlier run on this machine found.
 HYPOTHESIS = settings(database=None, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-PARAMETER_FILE = Path(mail_postfix.__file__).resolve().with_name("mail_postfix_parameters.txt")
+PARAMETER_FILE = Path(mail_postfix.__file__).resolve().parents[1] / "plugin_utils" / "postfix_parameters.txt"
 
 BASE = {
     "smtpd_tls_auth_only": True,
@@ -71,33 +70,19 @@ def test_parameter_list_loads_with_current_postfix_names():
     assert not any(name.startswith("#") for name in known)
 
 
-def test_parameter_list_is_found_through_a_symlinked_module(tmp_path):
-    # Roles reach the module through roles/<role>/filter_plugins/mail_postfix.py -> ../../../filter_plugins/...
-    link = tmp_path / "mail_postfix.py"
-    link.symlink_to(Path(mail_postfix.__file__).resolve())
-    spec = importlib.util.spec_from_file_location("mail_postfix_via_symlink", link)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-
-    assert module._known_parameters() == mail_postfix._known_parameters()
-    assert module.mail_postfix_main_cf({}, {"smtpd_forbid_bare_newline": "normalize"}) == {
-        "smtpd_forbid_bare_newline": "normalize"
-    }
-
-
 @pytest.fixture
 def parameter_file(monkeypatch, tmp_path):
     """Point the module at a parameter file in tmp_path; the cache is cleared before and after."""
     mail_postfix._known_parameters.cache_clear()
-    fake = tmp_path / "mail_postfix.py"
-    monkeypatch.setattr(mail_postfix, "__file__", str(fake))
-    yield tmp_path / "mail_postfix_parameters.txt"
+    (tmp_path / "plugin_utils").mkdir()
+    monkeypatch.setattr(mail_postfix, "__file__", str(tmp_path / "filter" / "mail_postfix.py"))
+    yield tmp_path / "plugin_utils" / "postfix_parameters.txt"
     mail_postfix._known_parameters.cache_clear()
 
 
 def test_a_missing_parameter_list_is_a_clear_error(parameter_file):
     with raises_filter_error(
-        r"^mail_postfix_main_cf: the Postfix parameter list .*mail_postfix_parameters\.txt cannot be read"
+        r"^mail_postfix_main_cf: the Postfix parameter list .*postfix_parameters\.txt cannot be read"
     ) as caught:
         main_cf({"smtpd_tls_loglevel": 1})
 
@@ -1208,7 +1193,7 @@ def test_undefined_values_raise_the_undefined_error_not_a_filter_error(call, und
 
 
 def test_documented_choices_match_the_code():
-    described = " ".join(yaml.safe_load(mail_postfix.DOCUMENTATION)["mail_postfix_tls_policies"]["description"])
+    described = " ".join(sidecar.documentation("mail_postfix_tls_policies")["DOCUMENTATION"]["description"])
 
     for word in (*mail_postfix._TLS_LEVELS, *mail_postfix._CIPHER_GRADES, *mail_postfix._TLS_PROTOCOLS):
         assert f"C({word})" in described

@@ -13,7 +13,7 @@ import pytest
 from ansible.errors import AnsibleError, AnsibleFilterError
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location("mail_validate", PROJECT_DIR / "action_plugins" / "mail_validate.py")
+_SPEC = importlib.util.spec_from_file_location("mail_validate", PROJECT_DIR / "plugins" / "action" / "mail_validate.py")
 mail_validate = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(mail_validate)
 
@@ -164,12 +164,12 @@ def _play(tmp_path: Path, tasks: list[dict], extra: dict, *args: str) -> subproc
 def _task(tmp_path: Path, **more) -> dict:
     return {
         "name": "Check the demo input",
-        "mail_validate": {
+        "mailfort.mail.mail_validate": {
             "role": "demo",
             "argument_specs": str(tmp_path / "argument_specs.yml"),
             "facts": {
-                "__demo_networks": "demo_networks | mail_net_trusted('demo_networks', [], 'demo_ack', 'is trusted')"
-                " | mail_net_cidrs('demo_networks')",
+                "__demo_networks": "demo_networks | mailfort.mail.mail_net_trusted('demo_networks', [], 'demo_ack', 'is trusted')"
+                " | mailfort.mail.mail_net_cidrs('demo_networks')",
                 "__demo_count": "__demo_networks | length",
             },
             "rules": [
@@ -248,15 +248,19 @@ def test_check_mode_runs_the_checks_and_changes_nothing(tmp_path):
 
 def test_deferred_errors_of_two_checks_are_reported_together_at_the_end(tmp_path):
     first = _task(tmp_path)
-    first["mail_validate"]["defer"] = True
+    first["mailfort.mail.mail_validate"]["defer"] = True
     first["register"] = "first_input"
     second = {
         "name": "Check another role",
-        "mail_validate": {"role": "other", "defer": True, "rules": [{"that": "false", "msg": "other is refused"}]},
+        "mailfort.mail.mail_validate": {
+            "role": "other",
+            "defer": True,
+            "rules": [{"that": "false", "msg": "other is refused"}],
+        },
         "register": "second_input",
     }
     between = {"name": "Runs between the checks", "ansible.builtin.debug": {"msg": "still running"}}
-    final = {"name": "Report", "mail_validate": {"report": "{{ [first_input, second_input] }}"}}
+    final = {"name": "Report", "mailfort.mail.mail_validate": {"report": "{{ [first_input, second_input] }}"}}
     result = _play(tmp_path, [first, second, between, final], GOOD | {"demo_high": 1})
     assert result.returncode != 0
     assert "still running" in result.stdout
@@ -269,7 +273,7 @@ def test_deferred_errors_of_two_checks_are_reported_together_at_the_end(tmp_path
 
 def test_at_least_checks_whole_numbers_as_the_loop_rule_does(tmp_path):
     task = _task(tmp_path)
-    task["mail_validate"]["rules"] = [{"at_least": {"demo_low": 2, "demo_high": 20, "demo_count": 0}}]
+    task["mailfort.mail.mail_validate"]["rules"] = [{"at_least": {"demo_low": 2, "demo_high": 20, "demo_count": 0}}]
     result = _play(tmp_path, [task], GOOD | {"demo_low": "1", "demo_high": 5.5})
     assert result.returncode != 0
     assert "demo: 2 input errors, nothing on the host was changed" in result.stdout, result.stdout[-3000:]
@@ -280,7 +284,7 @@ def test_at_least_checks_whole_numbers_as_the_loop_rule_does(tmp_path):
 
 def test_a_rule_without_that_or_msg_is_a_mistake_of_the_role(tmp_path):
     task = _task(tmp_path)
-    task["mail_validate"]["rules"] = [{"that": "true"}]
+    task["mailfort.mail.mail_validate"]["rules"] = [{"that": "true"}]
     result = _play(tmp_path, [task], GOOD)
     assert result.returncode != 0
     assert "mail_validate: rules[0] needs 'that' and 'msg'" in result.stdout

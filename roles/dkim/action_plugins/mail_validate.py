@@ -1,1 +1,0 @@
-../../../action_plugins/mail_validate.py

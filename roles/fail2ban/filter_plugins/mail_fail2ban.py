@@ -1,1 +1,0 @@
-../../../filter_plugins/mail_fail2ban.py

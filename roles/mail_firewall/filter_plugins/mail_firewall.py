@@ -1,1 +1,0 @@
-../../../filter_plugins/mail_firewall.py
