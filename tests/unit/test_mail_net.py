@@ -13,6 +13,7 @@ import mail_net
 import pytest
 import sidecar
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailfort.mail.plugins.plugin_utils import net
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import StrictUndefined
@@ -420,7 +421,7 @@ _NEAR_ADDRESS = st.one_of(
 
 
 @HYPOTHESIS
-@given(_NEAR_ADDRESS, st.sampled_from(mail_net._HOST_BITS))
+@given(_NEAR_ADDRESS, st.sampled_from(net._HOST_BITS))
 def test_the_fast_parser_accepts_exactly_what_ipaddress_accepts_apart_from_documented_refusals(text, host_bits):
     try:
         expected = ipaddress.ip_network(text.strip(), strict=host_bits == "reject")
@@ -469,8 +470,8 @@ def test_a_hundred_thousand_entries_give_the_same_networks_as_ipaddress():
 def test_documented_host_bit_choices_are_the_accepted_ones():
     options = sidecar.documentation("mail_net_allowlist")["DOCUMENTATION"]["options"]
 
-    assert tuple(options["host_bits"]["choices"]) == mail_net._HOST_BITS
-    for host_bits in mail_net._HOST_BITS:
+    assert tuple(options["host_bits"]["choices"]) == net._HOST_BITS
+    for host_bits in net._HOST_BITS:
         assert allowlist(["192.0.2.0/24"], host_bits)["ipv4"] == ["192.0.2.0/24"]
 
 
@@ -575,7 +576,7 @@ def test_trusted_undefined_input_raises_the_undefined_error():
 @given(st.ip_addresses(v=4), st.integers(min_value=0, max_value=32))
 def test_an_ipv4_network_is_refused_exactly_when_wider_than_a_24_and_not_inside_a_private_range(address, length):
     network = ipaddress.ip_network(f"{address}/{length}", strict=False)
-    private = any(network.subnet_of(other) for other in mail_net.NOT_PUBLIC if other.version == 4)
+    private = any(network.subnet_of(other) for other in net.NOT_PUBLIC if other.version == 4)
     refused = length < 24 and not private
     try:
         mail_net.mail_net_trusted([str(network)], **TRUST)

@@ -168,7 +168,8 @@ def _task(tmp_path: Path, **more) -> dict:
             "role": "demo",
             "argument_specs": str(tmp_path / "argument_specs.yml"),
             "facts": {
-                "__demo_networks": "demo_networks | mailfort.mail.mail_net_trusted('demo_networks', [], 'demo_ack', 'is trusted')"
+                "__demo_networks": "demo_networks"
+                " | mailfort.mail.mail_net_trusted('demo_networks', [], 'demo_ack', 'is trusted')"
                 " | mailfort.mail.mail_net_cidrs('demo_networks')",
                 "__demo_count": "__demo_networks | length",
             },
