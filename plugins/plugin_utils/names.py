@@ -41,12 +41,15 @@ def label_problem(label: str, *, service: bool = False) -> str | None:
     return None
 
 
-def name_problem(name: str, *, min_labels: int = 2, service_labels: bool = False, wildcard: bool = False) -> str | None:
+def name_problem(
+    name: str, *, min_labels: int = 2, service_labels: bool = False, wildcard: bool = False, domain: bool = True
+) -> str | None:
     """Why NAME, exactly as given, is not a DNS name, or None.
 
     ``min_labels`` is 2 for a domain (example.org), 1 for a DKIM selector. ``service_labels`` allows the
     underscore labels of service names (_mta-sts.example.org). ``wildcard`` allows ``*`` as the whole leftmost
-    label, as certificates write it.
+    label, as certificates write it. ``domain`` (the default) refuses a last label of digits only; a DKIM selector
+    (2024) is no domain and may have one.
     """
     if not name:
         return "it is empty"
@@ -55,18 +58,18 @@ def name_problem(name: str, *, min_labels: int = 2, service_labels: bool = False
         return "it has non-ASCII characters; write internationalised names as xn-- A-labels"
     if len(name) > NAME_MAX:
         return f"it is longer than {NAME_MAX} characters"
-    return _labels_problem(name.lower().split("."), min_labels, service_labels, wildcard)
+    return _labels_problem(name.lower().split("."), min_labels, service_labels, wildcard, domain)
 
 
-def _labels_problem(labels: list[str], min_labels: int, service_labels: bool, wildcard: bool) -> str | None:
+def _labels_problem(labels: list[str], min_labels: int, service: bool, wildcard: bool, domain: bool) -> str | None:
     if wildcard and labels[0] == "*" and len(labels) > 1:
         labels = labels[1:]
         if len(labels) < 2:
             return "a wildcard needs at least two labels after it (*.example.org)"
-    problem = next(filter(None, (label_problem(label, service=service_labels) for label in labels)), None)
+    problem = next(filter(None, (label_problem(label, service=service) for label in labels)), None)
     if problem is None and len(labels) < min_labels:
         problem = f"it needs at least {min_labels} labels (a name such as example.org)"
-    if problem is None and _DIGITS.fullmatch(labels[-1]):
+    if problem is None and domain and _DIGITS.fullmatch(labels[-1]):
         problem = "its last label is all digits, so it reads as an IP address, not a name"
     return problem
 
