@@ -62,7 +62,7 @@ def name_problem(
 
 
 def _labels_problem(labels: list[str], min_labels: int, service: bool, wildcard: bool, domain: bool) -> str | None:
-    if wildcard and labels[0] == "*" and len(labels) > 1:
+    if wildcard and labels[0] == "*":
         labels = labels[1:]
         if len(labels) < 2:
             return "a wildcard needs at least two labels after it (*.example.org)"
