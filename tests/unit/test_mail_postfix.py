@@ -12,7 +12,7 @@ import mail_postfix
 import pytest
 import sidecar
 from ansible.errors import AnsibleFilterError
-from ansible_collections.mailfort.mail.plugins.plugin_utils import postfix
+from ansible_collections.mailfort.mail.plugins.plugin_utils import postfix, postfix_tls
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -753,7 +753,7 @@ RANDOM_CASE = st.sampled_from([str.upper, str.lower, str.title, str.swapcase])
 @HYPOTHESIS
 @given(
     st.lists(st.tuples(DNS_NAME, st.booleans(), RANDOM_CASE), max_size=6, unique_by=lambda t: (t[0], t[1])),
-    st.sampled_from(postfix._TLS_LEVELS[:5]),
+    st.sampled_from(postfix_tls._TLS_LEVELS[:5]),
 )
 def test_tls_policy_domains_round_trip_lower_cased(domains, level):
     policies = [{"domain": case(("." if dot else "") + name), "level": level} for name, dot, case in domains]
@@ -1199,9 +1199,9 @@ def test_undefined_values_raise_the_undefined_error_not_a_filter_error(call, und
 def test_documented_choices_match_the_code():
     described = " ".join(sidecar.documentation("mail_postfix_tls_policies")["DOCUMENTATION"]["description"])
 
-    for word in (*postfix._TLS_LEVELS, *postfix._CIPHER_GRADES, *postfix._TLS_PROTOCOLS):
+    for word in (*postfix_tls._TLS_LEVELS, *postfix_tls._CIPHER_GRADES, *postfix_tls._TLS_PROTOCOLS):
         assert f"C({word})" in described
-    for size in postfix._FINGERPRINT_BYTES:
+    for size in postfix_tls._FINGERPRINT_BYTES:
         assert str(size) in described
 
 
