@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "filter"))
+# The thin filter entry files import their code from the collection (ansible_collections.mailfort.mail...).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collections"))
 
 # The filter plugins, importable once filter_plugins is on the path (ruff allows imports after sys.path changes).
 import mail_dns

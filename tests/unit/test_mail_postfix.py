@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 # No example database: each run stands alone, whatever an earlier run on this machine found.
 HYPOTHESIS = settings(database=None, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-PARAMETER_FILE = Path(postfix.__file__).resolve().parents[1] / "plugin_utils" / "postfix_parameters.txt"
+PARAMETER_FILE = Path(postfix.__file__).resolve().with_name("postfix_parameters.txt")
 
 BASE = {
     "smtpd_tls_auth_only": True,
