@@ -8,16 +8,17 @@ DOCUMENTATION = r"""
 ---
 module: mail_dns_update
 short_description: Publish mail DNS records with one RFC 2136 dynamic update, signed with TSIG
+version_added: "0.1.0"
 description:
   - Reads the current records from the zone's primary server, works out what differs from the wanted records and
     sends all the differences in one dynamic update (RFC 2136), so the zone never holds half of a change.
-  - A TXT record with O(records[].match) owns only the TXT strings that start with that tag (C(v=spf1),
+  - A TXT record whose entry has a C(match) tag owns only the TXT strings that start with that tag (C(v=spf1),
     C(v=DMARC1), ...); other TXT records at the same name (site verifications) are left as they are.
   - Reads the records back after the update and fails unless the server serves what was sent.
-  - Runs on the controller (C(delegate_to: localhost)) and needs dnspython there.
+  - "Runs on the controller (C(delegate_to: localhost)) and needs dnspython there."
 options:
   server:
-    description: Address of the zone's primary (authoritative) server.
+    description: IP address of the zone's primary (authoritative) server; a host name is not resolved.
     type: str
     required: true
   port:
@@ -46,8 +47,8 @@ options:
     type: float
     default: 10
   records:
-    description: Records that must be present, each with C(name), C(type), C(ttl), C(values) (presentation format)
-      and, for TXT, C(match).
+    description: Records that must be present, each with C(name), C(type), C(ttl) (default 3600), C(values)
+      (presentation format) and, for TXT, C(match).
     type: list
     elements: dict
     default: []
@@ -56,12 +57,21 @@ options:
     type: list
     elements: dict
     default: []
-author: mailfort developers
+requirements:
+  - dnspython (on the controller)
+attributes:
+  check_mode:
+    description: Compares with the server and reports what would change, sending no update.
+    support: full
+  diff_mode:
+    description: Shows the deleted and added records in zone-file form.
+    support: full
+author: mailfort contributors
 """
 
 EXAMPLES = r"""
 - name: Publish the DMARC record
-  mail_dns_update:
+  mailfort.mail.mail_dns_update:
     server: 192.0.2.53
     zone: example.org
     key_name: mailfort-update
@@ -82,6 +92,29 @@ changes:
   returned: always
   type: list
   elements: dict
+  contains:
+    name:
+      description: The absolute name of the record.
+      type: str
+      returned: always
+      sample: _dmarc.example.org.
+    type:
+      description: The record type.
+      type: str
+      returned: always
+      sample: TXT
+    delete:
+      description: The values deleted, in presentation format.
+      type: list
+      elements: str
+      returned: always
+      sample: ['"v=DMARC1; p=none"']
+    add:
+      description: The values added, in presentation format.
+      type: list
+      elements: str
+      returned: always
+      sample: ['"v=DMARC1; p=reject"']
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
