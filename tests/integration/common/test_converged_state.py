@@ -1,16 +1,22 @@
 # SPDX-License-Identifier: MIT
 """A converged lab is stable: one more real run of site.yml (at -vvv) changes nothing, neither in its recap nor in
 any tree site.yml manages on the MX hosts, and the dry run the README tells users to start with
-(`site.yml --check --diff`) reports no change and prints no diff."""
+(`site.yml --check --diff`) reports no change and prints no diff. Each role's input is checked once in the run."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 from conftest import MANAGED_TREES
 from lab import MAIL_HOSTS
 from probes import host_name
 
 pytestmark = pytest.mark.rerun
+
+ROLES = Path(__file__).resolve().parents[3] / "roles"
 
 
 def test_rerun_succeeds_on_every_mx_host(rerun):
@@ -45,3 +51,34 @@ def test_check_diff_run_on_converged_hosts_reports_no_change(check_diff_run):
 def test_check_diff_run_on_converged_hosts_shows_no_diff(check_diff_run):
     diff_lines = [line for line in check_diff_run.output.splitlines() if line.startswith(("--- before", "+++ after"))]
     assert not diff_lines, "a dry run on converged hosts printed diffs:\n" + "\n".join(diff_lines)
+
+
+def _validate_task_lines() -> dict[str, int]:
+    """Each role's input check: the line of its mail_validate task in roles/<role>/tasks/validate.yml."""
+    lines = {}
+    for validate in sorted(ROLES.glob("*/tasks/validate.yml")):
+        tasks = yaml.compose(validate.read_text()).value
+        for task in tasks:
+            if any(key.value == "mailfort.mail.mail_validate" for key, _ in task.value):
+                lines[validate.parts[-3]] = task.start_mark.line + 1
+    return lines
+
+
+def test_each_role_checks_its_input_once_per_play(rerun):
+    # check_input.yml checks every role's input first; each role then skips its own check (tasks/main.yml).
+    lines = _validate_task_lines()
+    assert len(lines) == 7
+    results: dict[tuple[str, str], list[str]] = {}
+    current = None
+    for line in rerun.run.output.splitlines():
+        path = re.match(r"task path: .*/roles/(?P<role>[a-z0-9_]+)/tasks/validate\.yml:(?P<line>\d+)$", line)
+        if path or line.startswith("TASK ["):
+            current = path["role"] if path and lines.get(path["role"]) == int(path["line"]) else None
+            continue
+        result = re.match(r"(?P<status>ok|changed|skipping|fatal): \[(?P<host>[^\]]+)\]", line)
+        if current and result:
+            results.setdefault((current, result["host"]), []).append(result["status"])
+
+    for role in lines:
+        for host in MAIL_HOSTS:
+            assert results.get((role, host)) == ["ok", "skipping"], (role, host, results.get((role, host)))
