@@ -23,8 +23,10 @@ export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
 
 STAMPS := $(CURDIR)/.cache/stamps
+# Where `make collection` puts the collection's tarball (ignored by git and the linters, left out of the tarball).
+DIST := $(CURDIR)/.cache/dist
 
-.PHONY: help setup packages venv judges collections images lint unit molecule lab-test test demo lab-up lab-down bench clean
+.PHONY: help setup packages venv judges collections images lint unit collection molecule lab-test test demo lab-up lab-down bench clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -73,6 +75,12 @@ lint: venv collections ## yamllint, ansible-lint (production profile), ruff, rol
 
 unit: venv collections ## unit tests of the filter plugins and helpers
 	python -m pytest tests/unit
+
+collection: venv ## build the collection mailfort.mail (galaxy.yml) into .cache/dist: its tarball, size, file count
+	@rm -f $(DIST)/mailfort-mail-*.tar.gz
+	ansible-galaxy collection build --force --output-path $(DIST) $(CURDIR)
+	@tarball=$$(ls $(DIST)/mailfort-mail-*.tar.gz); \
+	echo "collection: $$tarball, $$(stat -c %s "$$tarball") bytes, $$(tar -tzf "$$tarball" | grep -vc '/$$') files"
 
 molecule: setup ## the shared lab (molecule/lab): create, check, converge, every test phase, destroy
 	tools/lab-test
