@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "filter
 # The thin filter entry files import their code from the collection (ansible_collections.mailfort.mail...).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collections"))
 
-# The filter plugins, importable once filter_plugins is on the path (ruff allows imports after sys.path changes).
+# The filter plugins, importable once plugins/filter and collections are on the path (ruff allows imports after
+# sys.path changes).
 import mail_dns
 import mail_firewall
 import mail_net

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Unit tests for filter_plugins/auth.py: user checks, password hashing, and the passwd-file slot files.
+"""Unit tests for the mail_auth filters (plugins/plugin_utils/auth.py, auth_credentials.py):
+user checks, password hashing, and the passwd-file slot files.
 
 Hashing uses cheap parameters (Argon2 with 8 KiB and one pass, bcrypt cost 4) through the policy, except in the two
 tests that check the production defaults' output format.

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Unit tests for filter_plugins/postfix.py: main.cf merging, TLS policies, mailboxes, sender logins, postconf."""
+"""Unit tests for the mail_postfix filters (plugins/plugin_utils/postfix.py, postfix_tls.py):
+main.cf merging, TLS policies, mailboxes, sender logins, postconf."""
 
 from __future__ import annotations
 

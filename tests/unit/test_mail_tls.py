@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Unit tests for filter_plugins/tls.py: the TLS policy, the certificate bundle check and the small validators."""
+"""Unit tests for the mail_tls filters (plugins/plugin_utils/tls.py):
+the TLS policy, the certificate bundle check and the small validators."""
 
 from __future__ import annotations
 
