@@ -161,6 +161,15 @@ def fill(words: str, evaluate) -> str:
     return PLACEHOLDER.sub(value, words)
 
 
+def without_echoes(errors: list[str]) -> list[str]:
+    """ERRORS less those that only repeat another one behind a variable's name.
+
+    A variable whose default is built from a refused one (dkim_postfix_milter from dkim_keys) cannot be worked out
+    either, and says so as "dkim_postfix_milter: <the refusal of dkim_keys>": one mistake, one message.
+    """
+    return [error for error in errors if not any(other != error and error.endswith(f": {other}") for other in errors)]
+
+
 def counted(errors: list[str]) -> str:
     return f"{len(errors)} input errors" if len(errors) > 1 else "an input error"
 
@@ -304,6 +313,7 @@ class ActionModule(ActionBase):
             for _, message in check.rule(index, rule):
                 check.report(message)
 
+        check.errors = without_echoes(check.errors)
         if check.errors and given["defer"]:
             # Said at the end of the play's checks, with every other role's (report below).
             result["deferred"] = {"role": args["role"], "errors": check.errors}

@@ -24,6 +24,8 @@ LOCAL_RULE = "letters, digits, '.', '_', '+' and '-' (the characters Dovecot acc
 
 _HOST_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 _SERVICE_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?", re.ASCII)  # _spf, _mta-sts, _25._tcp
+_HOST_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_SERVICE_CHARACTERS = _HOST_CHARACTERS | {"_"}
 _LOCAL = re.compile(r"[a-z0-9._+-]+", re.ASCII)
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
@@ -37,7 +39,11 @@ def label_problem(label: str, *, service: bool = False) -> str | None:
     if not (_SERVICE_LABEL if service else _HOST_LABEL).fullmatch(label):
         if "*" in label:
             return "a wildcard is only allowed as the whole leftmost label (*.example.org)"
-        return f"the label {show(label)} is not {NAME_RULE}"
+        allowed = _SERVICE_CHARACTERS if service else _HOST_CHARACTERS
+        bad = next((char for char in label if char not in allowed), None)
+        if bad is not None:
+            return f"the label {show(label)} has {bad!r}: labels are {NAME_RULE}"
+        return f"the label {show(label)} starts or ends with a hyphen: labels are {NAME_RULE}"
     return None
 
 

@@ -481,7 +481,7 @@ def test_duplicate_mechanisms_are_refused(mechanisms, match):
         ("include:", r"has an empty domain \(RFC 7208 section 7\.1\)"),
         ("exists", r"needs a domain: exists:<domain> \(RFC 7208 section 5\.7\)"),
         ("include:example", r"names 'example', which is not a domain name: it needs at least 2 labels"),
-        ("include:-bad.example.org", r"the label '-bad' is not letters, digits and inner hyphens"),
+        ("include:-bad.example.org", r"the label '-bad' starts or ends with a hyphen: labels are letters, digits and inner hyphens"),
         ("a:example.123", r"its last label is all digits"),
         ("include:é.example.org", r"has the character 'é'"),
         ("include:50%.example.org", r"has a '%' that starts no macro.*write %% for a literal %"),
@@ -551,7 +551,7 @@ def test_bad_spf_policies_are_refused(spec, match):
     ("domain", "resolved", "ttl", "match"),
     [
         ("example", None, 3600, r"SPF record for 'example': the domain 'example' is not a domain name"),
-        ("exa mple.org", None, 3600, r"the label 'exa mple' is not letters"),
+        ("exa mple.org", None, 3600, r"the label 'exa mple' has ' '"),
         ("bücher.example", None, 3600, r"non-ASCII characters; write internationalised names as xn-- A-labels"),
         (None, None, 3600, r"the domain None is not a domain name: it must be a string, got NoneType"),
         ("x" * 250 + ".org", None, 3600, r"longer than 253 characters"),
@@ -679,7 +679,7 @@ def test_a_private_key_is_refused_without_showing_it(rsa_keys):
     ("selector", "match"),
     [
         ("mail_2026", r"the selector 'mail_2026' is not dot-separated labels .*RFC 6376 section 3\.1.*'mail_2026'"),
-        ("-mail", r"the label '-mail' is not letters"),
+        ("-mail", r"the label '-mail' starts or ends with a hyphen"),
         ("mail-", r"the label 'mail-'"),
         ("ma il", r"the label 'ma il'"),
         ("", r"the selector '' is not .*: it is empty"),

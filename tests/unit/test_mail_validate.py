@@ -45,6 +45,17 @@ def test_root_messages_are_the_filters_own_words_without_its_name():
     assert mail_validate.root_messages(error) == ["my_networks[1] = 'x' is not a network"]
 
 
+def test_a_message_that_only_repeats_another_behind_a_name_is_dropped():
+    errors = [
+        "dkim_postfix_milter: dkim_keys[2].selector = 'mx_2026' is bad",
+        "dkim_keys[2].selector = 'mx_2026' is bad",
+        "dkim_ttl: must be a number",
+    ]
+
+    assert mail_validate.without_echoes(errors) == errors[1:]
+    assert mail_validate.without_echoes(errors[:1]) == errors[:1]
+
+
 def test_root_messages_stop_at_the_filters_error_above_a_library_error():
     error = _wrapped("mail_tls_check_bundle: mail_tls_cert_pem is damaged", ValueError("ParseError { kind: Tag }"))
     assert mail_validate.root_messages(error) == ["mail_tls_cert_pem is damaged"]
