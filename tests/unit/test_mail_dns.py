@@ -481,7 +481,7 @@ def test_duplicate_mechanisms_are_refused(mechanisms, match):
         ("include:", r"has an empty domain \(RFC 7208 section 7\.1\)"),
         ("exists", r"needs a domain: exists:<domain> \(RFC 7208 section 5\.7\)"),
         ("include:example", r"names 'example', which is not a domain name: it needs at least 2 labels"),
-        ("include:-bad.example.org", r"the label '-bad' starts or ends with a hyphen: labels are letters, digits and inner hyphens"),
+        ("include:-bad.example.org", r"the label '-bad' starts or ends with a hyphen: labels are letters"),
         ("a:example.123", r"its last label is all digits"),
         ("include:é.example.org", r"has the character 'é'"),
         ("include:50%.example.org", r"has a '%' that starts no macro.*write %% for a literal %"),

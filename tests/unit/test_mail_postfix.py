@@ -636,7 +636,7 @@ def policy(**overrides: Any) -> dict:
             r"\[0\]\.domain = 'example\.org\.' .* empty label",
         ),
         (policy(domain="..example.org"), r"\[0\]\.domain = '\.\.example\.org' .* empty label"),
-        (policy(domain="exa_mple.org"), r"\[0\]\.domain .* the label 'exa_mple' has '_': labels are letters, digits and inner"),
+        (policy(domain="exa_mple.org"), r"\[0\]\.domain .* the label 'exa_mple' has '_': labels are letters"),
         (policy(domain="-example.org"), r"\[0\]\.domain .* the label '-example' starts or ends with a hyphen"),
         (policy(domain="example-.org"), r"\[0\]\.domain .* the label 'example-' starts or ends with a hyphen"),
         (policy(domain="a" * 64 + ".org"), r"\[0\]\.domain .* the label 'a{20}'... is longer than 63"),
