@@ -19,6 +19,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 from ansible_collections.mailfort.mail.plugins.plugin_utils.common import (
     error,
+    key_text,
     propagate_undefined,
     show,
     whole_number,
@@ -422,11 +423,7 @@ def _check_app_passwords(
         entry_where = f"{where}.app_passwords[{index}] ({user}, app password {label!r})"
         if label == _MAIN:
             raise error(filter_name, entry_where, "uses the reserved label 'main' (the main password's)")
-        unknown = sorted(
-            repr(key) if not isinstance(key, str) or not key.isprintable() else key
-            for key in entry
-            if key not in _APP_KEYS
-        )
+        unknown = sorted(key_text(key) for key in entry if key not in _APP_KEYS)
         if unknown:
             raise error(
                 filter_name,
@@ -468,11 +465,7 @@ def _check_user(entry: Any, index: int, policy: dict, varname: str, filter_name:
         raise error(filter_name, f"{where}.name", f"= {show(raw_name)} is not a valid login name: it {problem}")
     name = raw_name.lower()
     base, where = where, f"{where} ({name})"
-    unknown = sorted(
-        repr(key) if not isinstance(key, str) or not key.isprintable() else key
-        for key in entry
-        if key not in _USER_KEYS
-    )
+    unknown = sorted(key_text(key) for key in entry if key not in _USER_KEYS)
     if unknown:
         raise error(
             filter_name, where, f"has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_USER_KEYS))}"
