@@ -58,13 +58,14 @@ OPTIONS = {
     "live_dir": {"type": "str", "required": True},
     "candidate_dir": {"type": "str"},
     "mirror": {"type": "bool", "default": False},
+    "install": {"type": "bool", "default": True},
     "backup": {"type": "bool", "default": True},
     "files": {"type": "list", "elements": "raw", "required": True},
     "check": {"type": "raw"},
     **JINJA_OPTIONS,
 }
-FILE_KEYS = ("src", "dest", "mode", "owner", "group", "secret", "vars", "candidate_vars")
-CHECK_KEYS = ("cmd", "fail_on_output", "ignore_output")
+FILE_KEYS = ("src", "dest", "mode", "owner", "group", "secret", "backup", "vars", "candidate_vars")
+CHECK_KEYS = ("cmd", "fail_on_output", "fail_on_stderr", "ignore_output")
 # newline_sequence as YAML may hand it over, escaped, and what it means.
 NEWLINES = {"\\n": "\n", "\\r": "\r", "\\r\\n": "\r\n", "\n": "\n", "\r": "\r", "\r\n": "\r\n"}
 # What the module receives that the invocation it returns should not repeat: every file's whole content.
@@ -123,8 +124,9 @@ def file_spec(index: int, item: Any) -> dict:
             spec[key] = str(spec[key])
         if not isinstance(spec[key], str) or not spec[key].strip():
             raise ConfigError(f"mail_config: files[{index}].{key} = {spec[key]!r} must be a name or a numeric id")
-    if not isinstance(spec["secret"], bool):
-        raise ConfigError(f"mail_config: files[{index}].secret = {spec['secret']!r} must be true or false")
+    for key in ("secret", "backup"):
+        if key in spec and not isinstance(spec[key], bool):
+            raise ConfigError(f"mail_config: files[{index}].{key} = {spec[key]!r} must be true or false")
     for key in ("vars", "candidate_vars"):
         if spec[key] is not None and not isinstance(spec[key], dict):
             raise ConfigError(f"mail_config: files[{index}].{key} must be a mapping of variable names to values")
@@ -149,10 +151,11 @@ def check_specs(check: Any, candidate_dir: str) -> list[dict]:
         except ValueError as error:
             raise ConfigError(f"mail_config: {where} = {command!r} cannot be split into words: {error}") from error
         settings = item if isinstance(item, dict) else {}
-        fail_on_output = settings.get("fail_on_output", False)
+        flags = {name: settings.get(name, False) for name in ("fail_on_output", "fail_on_stderr")}
         ignore = settings.get("ignore_output", [])
-        if not isinstance(fail_on_output, bool):
-            raise ConfigError(f"mail_config: {where}.fail_on_output = {fail_on_output!r} must be true or false")
+        for name, flag in flags.items():
+            if not isinstance(flag, bool):
+                raise ConfigError(f"mail_config: {where}.{name} = {flag!r} must be true or false")
         if not isinstance(ignore, list) or not all(isinstance(pattern, str) for pattern in ignore):
             raise ConfigError(f"mail_config: {where}.ignore_output must be a list of regular expressions")
         for pattern in ignore:
@@ -166,7 +169,7 @@ def check_specs(check: Any, candidate_dir: str) -> list[dict]:
             {
                 "argv": [word.replace("{candidate}", candidate_dir) for word in words],
                 "display": command.replace("{candidate}", candidate_dir).strip(),
-                "fail_on_output": fail_on_output,
+                **flags,
                 "ignore_output": ignore,
             }
         )
@@ -238,6 +241,7 @@ class ActionModule(ActionBase):
             render = {"spec": spec, "source": source, "dest_path": posixpath.join(live_dir, spec["dest"])}
             content = self._render(index, render, spec["vars"], overrides, task_vars)
             entry = {key: spec[key] for key in ("dest", "mode", "owner", "group", "secret")}
+            entry["backup"] = spec.get("backup", args["backup"])
             if spec["candidate_vars"] is not None and candidate_dir:
                 candidate = self._render(index, render, spec["vars"] | spec["candidate_vars"], overrides, task_vars)
                 entry["secret_candidate_content" if spec["secret"] else "candidate_content"] = candidate
@@ -251,6 +255,7 @@ class ActionModule(ActionBase):
             "live_dir": live_dir,
             "candidate_dir": candidate_dir,
             "mirror": args["mirror"],
+            "install": args["install"],
             "backup": args["backup"],
             "files": files,
             "check": checks,
@@ -277,6 +282,8 @@ class ActionModule(ActionBase):
                 )
         if args["mirror"] and candidate_dir is None:
             raise ConfigError("mail_config: mirror needs check: a candidate is only built to be checked")
+        if not args["install"] and candidate_dir is None:
+            raise ConfigError("mail_config: install: false needs check: the checked candidate is what it leaves")
         if args["mirror"] and live_dir == "/":
             raise ConfigError("mail_config: mirror cannot copy live_dir = '/' into the candidate")
         if not args["files"]:

@@ -103,6 +103,7 @@ class File:
         self.before_attributes: dict = {}
         self.differs: list[str] = []
         self.backup_file = ""
+        self.backup = spec["backup"]  # None: the task's backup
 
     def where(self) -> str:
         return f"files[{self.index}].dest = {self.dest!r}"
@@ -265,6 +266,7 @@ class Installer:
         self.live_dir = os.path.normpath(params["live_dir"])
         self.candidate_dir = os.path.normpath(params["candidate_dir"]) if params["candidate_dir"] else None
         self.mirror = params["mirror"]
+        self.install = params["install"]
         self.backup = params["backup"]
         self.checks = params["check"] or []
         self.files = [File(index, spec, self.live_dir) for index, spec in enumerate(params["files"])]
@@ -321,6 +323,14 @@ class Installer:
                     checks=result["checks"],
                 )
             checked = ", checked by " + "; ".join(c["cmd"] for c in result["checks"])
+        if not self.install:
+            # The checked candidate waits for the task that puts it in force; only metadata changes apply now.
+            self._install([f for f in changed if "content" not in f.differs])
+            result["changes"] = [f.report() for f in changed]
+            return result | {
+                "msg": f"{len(changed)} of {len(self.files)} files differ ({names}){checked}; the candidate in"
+                f" {self.candidate_dir} waits to be put in force"
+            }
         self._install(changed)
         result["changes"] = [f.report() for f in changed]
         return result | {"msg": f"{len(changed)} of {len(self.files)} files changed ({names}){checked}"}
@@ -357,15 +367,17 @@ class Installer:
                     argv, cwd=self.candidate_dir, stdin=subprocess.DEVNULL, capture_output=True, check=False
                 )
                 rc = ran.returncode
-                output = "\n".join(
-                    part.decode("utf-8", "replace").strip() for part in (ran.stdout, ran.stderr) if part.strip()
+                stdout, stderr = (
+                    _masked(part.decode("utf-8", "replace"), secret_lines) for part in (ran.stdout, ran.stderr)
                 )
             except OSError as error:
-                rc, output = 127, f"cannot run {argv[0]}: {error.strerror}"
-            output = _masked(output, secret_lines)
-            lines = [line.strip() for line in output.splitlines() if line.strip()]
-            spoken = [line for line in lines if not any(re.search(p, line) for p in check["ignore_output"])]
-            refused = rc != 0 or bool(check["fail_on_output"] and spoken)
+                rc, stdout, stderr = 127, "", f"cannot run {argv[0]}: {error.strerror}"
+            output = "\n".join(part.strip() for part in (stdout, stderr) if part.strip())
+            refused = (
+                rc != 0
+                or (check["fail_on_output"] and bool(_spoken(output, check["ignore_output"])))
+                or (check["fail_on_stderr"] and bool(_spoken(stderr, check["ignore_output"])))
+            )
             found.append({"cmd": check["display"], "rc": rc, "output": output, "refused": refused})
         return found
 
@@ -375,7 +387,7 @@ class Installer:
             try:
                 if "content" in f.differs:
                     os.makedirs(os.path.dirname(f.path), mode=0o755, exist_ok=True)
-                    if self.backup and os.path.exists(f.path):
+                    if (self.backup if f.backup is None else f.backup) and os.path.exists(f.path):
                         f.backup_file = self.module.backup_local(f.path)
                     _write(f.path, f.content, f.uid, f.gid, f.mode)
                 else:
@@ -393,6 +405,12 @@ class Installer:
                     changes=[d.report() for d in done],
                 ) from error
             done.append(f)
+
+
+def _spoken(text: str, ignore: list[str]) -> list[str]:
+    """The lines of TEXT that count: not blank, and found by none of the patterns of IGNORE."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return [line for line in lines if not any(re.search(pattern, line) for pattern in ignore)]
 
 
 def _quoted(output: str) -> str:

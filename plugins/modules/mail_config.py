@@ -101,6 +101,11 @@ options:
           - A template error in it shows only what an undefined variable error says, the variable's name.
         type: bool
         default: false
+      backup:
+        description:
+          - O(backup) for this file only (V(false) for a credential file, whose backups would keep a revoked
+            credential on disk).
+        type: bool
       vars:
         description:
           - Variables for this file only, on top of the task's variables, as C(vars) on a looped task item gives
@@ -122,10 +127,25 @@ options:
       - Run only when a file's content differs and not in check mode; every command runs, and any that fails
         refuses the candidate.
       - A command is a string, or a mapping with C(cmd), C(fail_on_output) (true to refuse the candidate when the
-        command says anything, as C(postfix check) reports warnings with exit status 0) and C(ignore_output) (a
-        list of regular expressions; a line of output that one of them finds does not count).
+        command says anything, as C(postfix check) reports warnings with exit status 0), C(fail_on_stderr) (true to
+        refuse it when the command writes to its standard error, as C(postconf -n) warns of an unknown parameter
+        there while its standard output lists the parameters) and C(ignore_output) (a list of regular expressions;
+        a line of output that one of them finds does not count, for either).
+      - The output of every command that ran comes back in RV(checks), so a later task can read from it what the
+        candidate and, with a command that reads O(live_dir), the configuration it replaces say (Postfix's
+        start-time parameters, to choose between a restart and a reload).
       - Without O(check) no candidate is built and the differing files are installed at once.
     type: raw
+  install:
+    description:
+      - With V(false), a change of content is checked in the candidate and left there, and the live files keep
+        their content: a later task puts the checked files in force, for a daemon whose change must be confirmed
+        first (a firewall ruleset, loaded commit-confirmed and kept for boot only when the controller still reaches
+        the host). The task still reports the change, and the diff against the live files.
+      - A change of mode, owner or group alone is applied either way.
+      - Needs O(check).
+    type: bool
+    default: true
   backup:
     description:
       - Keep a copy of each live file before its content is replaced, named as M(ansible.builtin.copy) names its
@@ -353,6 +373,7 @@ FILE_OPTIONS = {
     "owner": {"type": "str", "default": "root"},
     "group": {"type": "str", "default": "root"},
     "secret": {"type": "bool", "default": False},
+    "backup": {"type": "bool"},
     "content": {"type": "str"},
     "candidate_content": {"type": "str"},
     # A secret file's content travels here: Ansible masks a no_log value wherever the result would hold it.
@@ -364,6 +385,7 @@ CHECK_OPTIONS = {
     "argv": {"type": "list", "elements": "str", "required": True},
     "display": {"type": "str", "required": True},
     "fail_on_output": {"type": "bool", "default": False},
+    "fail_on_stderr": {"type": "bool", "default": False},
     "ignore_output": {"type": "list", "elements": "str", "default": []},
 }
 
@@ -375,6 +397,7 @@ def main() -> None:
             "live_dir": {"type": "path", "required": True},
             "candidate_dir": {"type": "path"},
             "mirror": {"type": "bool", "default": False},
+            "install": {"type": "bool", "default": True},
             "backup": {"type": "bool", "default": True},
             "files": {"type": "list", "elements": "dict", "required": True, "options": FILE_OPTIONS},
             "check": {"type": "list", "elements": "dict", "default": [], "options": CHECK_OPTIONS},

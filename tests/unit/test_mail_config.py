@@ -94,6 +94,7 @@ def test_a_dest_that_is_accepted_always_stays_inside_live_dir(dest):
         ({"src": "a.j2", "dest": "a", "mode": 420}, "files[1].mode = 420 must be a quoted octal mode"),
         ({"src": "a.j2", "dest": "a", "mode": "u=rw"}, "files[1].mode = 'u=rw' must be a quoted octal mode"),
         ({"src": "a.j2", "dest": "a", "secret": "yes"}, "files[1].secret = 'yes' must be true or false"),
+        ({"src": "a.j2", "dest": "a", "backup": "no"}, "files[1].backup = 'no' must be true or false"),
         ({"src": "a.j2", "dest": "a", "vars": ["x"]}, "files[1].vars must be a mapping"),
         ({"src": "a.j2", "dest": "a", "validate": "x"}, "files[1].validate is not an option"),
         ({"dest": "a"}, "files[1].src = None must name a template"),
@@ -130,6 +131,7 @@ def test_checks_are_split_into_words_with_the_candidate_in_place():
         ("demo 'unclosed", 'check = "demo \'unclosed" cannot be split into words'),
         ([{"command": "x"}], "check[0].command is not an option"),
         ([{"cmd": "x", "ignore_output": ["("]}], "check[0].ignore_output: '(' is no regular expression"),
+        ([{"cmd": "x", "fail_on_stderr": "yes"}], "check[0].fail_on_stderr = 'yes' must be true or false"),
         (["ok", ""], "check[1] = '' must be a command"),
     ],
 )
@@ -394,6 +396,13 @@ def test_a_replaced_file_is_backed_up_as_ansible_names_backups(demo):
     assert "backup_file" not in without["changes"][0]
     assert len([name for name in os.listdir(demo.live) if BACKUP_NAME.match(name)]) == 1
 
+    # A file of its own mind: a credential file keeps no backup, whatever the task's backup says.
+    task = demo.task()
+    task["files"][0]["backup"] = False
+    not_this_one = demo.run(task=task, demo_value="good 4")
+    assert "backup_file" not in not_this_one["changes"][0]
+    assert len([name for name in os.listdir(demo.live) if BACKUP_NAME.match(name)]) == 1
+
 
 def test_a_mode_change_alone_is_applied_without_the_check_or_a_backup(demo):
     demo.run()
@@ -449,6 +458,29 @@ def test_mirror_starts_the_candidate_from_the_live_tree_and_without_it_holds_onl
     assert (demo.live / "extra.conf").read_text() == "kept by the admin\n"
 
 
+def test_without_install_the_checked_candidate_waits_and_only_a_mode_change_applies(demo):
+    """The firewall's way: the checked ruleset is put in force by a later, commit-confirmed task."""
+    demo.run()
+    before = (demo.live / "a.conf").read_text()
+    task = demo.task(install=False)
+    task["files"][1]["mode"] = "0604"
+
+    held = demo.run(task=task, demo_value="good 2")
+
+    assert held["changed"] is True
+    assert held["changed_files"] == ["a.conf", "sub/b.conf"]
+    assert [c["differs"] for c in held["changes"]] == [["content"], ["mode"]]
+    assert "waits to be put in force" in held["msg"]
+    assert (demo.live / "a.conf").read_text() == before
+    assert (demo.candidate / "a.conf").read_text().endswith("value = good 2\n")
+    assert stat.S_IMODE((demo.live / "sub" / "b.conf").stat().st_mode) == 0o604
+    assert len(demo.checks()) == 2
+    assert "backup_file" not in held["changes"][0]
+
+    refused = demo.play([demo.task(install=False, check=None, mirror=False)])
+    assert "install: false needs check" in demo.result()["msg"], refused.stdout[-2000:]
+
+
 def test_several_checks_and_one_that_judges_the_output(demo):
     live_a, live_b = demo.root / "live-a", demo.root / "live-b"
     warned = {
@@ -473,6 +505,30 @@ def test_several_checks_and_one_that_judges_the_output(demo):
     assert passed["changed"] is True
     assert [c["refused"] for c in passed["checks"]] == [False, False]
     assert (live_b / "a.conf").exists()
+
+
+def test_a_check_that_judges_only_its_standard_error(demo):
+    """postconf -n lists the parameters on its standard output and warns on its standard error."""
+    live_a, live_b = demo.root / "live-a", demo.root / "live-b"
+    warns = {
+        "cmd": """sh -c 'echo "a = 1"; echo "postconf: warning: unused parameter: b=2" >&2'""",
+        "fail_on_stderr": True,
+    }
+    lists = warns | {"cmd": """sh -c 'echo "a = 1"; echo "b = 2"'"""}
+    base = demo.task()
+    tasks = [
+        base | {"live_dir": str(live), "candidate_dir": str(live) + "-candidate", "check": [check]}
+        for live, check in ((live_a, warns), (live_b, lists))
+    ]
+
+    demo.play(tasks)
+    refused, passed = demo.result(0), demo.result(1)
+
+    assert refused["failed"] is True
+    assert "a = 1\npostconf: warning: unused parameter: b=2" in refused["msg"]
+    assert not live_a.exists()
+    assert passed["changed"] is True
+    assert passed["checks"][0] | {"cmd": ""} == {"cmd": "", "rc": 0, "output": "a = 1\nb = 2", "refused": False}
 
 
 def test_mistakes_are_refused_naming_the_option_and_nothing_is_written(demo):
