@@ -75,5 +75,6 @@ def test_the_controller_is_on_the_admin_allowlist(host):
 
 
 def test_no_working_file_is_readable_by_others(host):
-    for path in (RULESET, f"{STATE_DIR}/candidate.nft", f"{STATE_DIR}/rollback.nft"):
+    candidate = f"{STATE_DIR}/candidate"
+    for path in (RULESET, candidate, f"{candidate}/firewall.nft", f"{STATE_DIR}/rollback.nft"):
         assert host.file(path).mode & 0o077 == 0, path

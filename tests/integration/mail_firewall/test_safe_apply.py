@@ -45,7 +45,7 @@ def test_a_ruleset_nft_rejects_is_never_applied(run_playbook, mail_hosts):
         *FIREWALL_ONLY, "--limit", MX1, "-e", json.dumps({"mail_firewall_extra_rules": ["tcp dport 8080 acept"]})
     )
 
-    failure = assert_refused("misspelt extra rule", run, ["failed to validate", "syntax error"])
+    failure = assert_refused("misspelt extra rule", run, ["refused the candidate configuration", "syntax error"])
     assert "Load the candidate" not in failure
     assert state(host) == before
     assert controller_reaches(host)

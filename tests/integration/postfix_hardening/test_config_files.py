@@ -55,11 +55,13 @@ def test_live_files_are_the_checked_candidate(host):
 
 def test_managed_files_belong_to_root_and_only_root_writes_them(host):
     files = [f"{directory}/{name}" for directory in (CONFIG_DIR, CANDIDATE_DIR) for name in MANAGED_FILES]
-    directories = [CONFIG_DIR, f"{CONFIG_DIR}/mailfort", CANDIDATE_DIR, f"{CANDIDATE_DIR}/mailfort"]
-    seen = _listing(host, "stat -c '%F %U:%G %a %n'", files + directories)
+    directories = [CONFIG_DIR, f"{CONFIG_DIR}/mailfort", f"{CANDIDATE_DIR}/mailfort"]
+    seen = _listing(host, "stat -c '%F %U:%G %a %n'", [*files, *directories, CANDIDATE_DIR])
     expected = {
         **dict.fromkeys(files, "regular file root:root 644"),
         **dict.fromkeys(directories, "directory root:root 755"),
+        # mail_config builds the candidate in a directory only root may enter
+        CANDIDATE_DIR: "directory root:root 700",
     }
     wrong = {path: seen.get(path, "missing") for path, want in expected.items() if seen.get(path) != want}
     assert not wrong, f"{host_name(host)}: {wrong}"

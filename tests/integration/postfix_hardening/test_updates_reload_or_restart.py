@@ -140,7 +140,11 @@ def test_value_postfix_refuses_stops_the_play_at_the_candidate_check(updates):
     failures = {m["host"]: " ".join(m["body"].split()) for m in FATAL.finditer(run.output)}
     assert set(failures) == set(MAIL_HOSTS), f"failed: {sorted(failures)}\n{run.output[-3000:]}"
     for name, failure in failures.items():
-        assert "Postfix refused the candidate configuration" in failure, f"{name}: {failure}"
+        refused = (
+            f"the check refused the candidate configuration in {CANDIDATE_DIR}; the live configuration in"
+            " /etc/postfix is unchanged"
+        )
+        assert refused in failure, f"{name}: {failure}"
         # Postfix's own words
         words = f"postfix: fatal: parameter inet_interfaces: no local interface found for {UNKNOWN_ADDRESS}"
         assert words in failure, f"{name}: the failure does not quote Postfix: {failure}"
