@@ -139,7 +139,7 @@ options:
   install:
     description:
       - With V(false), a change of content is checked in the candidate and left there, and the live files keep
-        their content: a later task puts the checked files in force, for a daemon whose change must be confirmed
+        their content. A later task puts the checked files in force, for a daemon whose change must be confirmed
         first (a firewall ruleset, loaded commit-confirmed and kept for boot only when the controller still reaches
         the host). The task still reports the change, and the diff against the live files.
       - A change of mode, owner or group alone is applied either way.
