@@ -339,11 +339,19 @@ class Installer:
         candidate = self.candidate_dir
         if os.path.islink(candidate) or (os.path.lexists(candidate) and not os.path.isdir(candidate)):
             raise MailConfigError(f"mail_config: candidate_dir = {candidate!r} exists and is not a directory")
-        if os.path.lexists(candidate):
-            shutil.rmtree(candidate)
-        os.makedirs(os.path.dirname(candidate), mode=0o755, exist_ok=True)
-        os.mkdir(candidate, 0o700)
-        os.chmod(candidate, 0o700)  # whatever the umask
+        if os.path.isdir(candidate):
+            # Emptied rather than replaced: the directory that holds it (live_dir itself, for Postfix) keeps its
+            # modification time, so a refused candidate leaves nothing of the live tree changed.
+            for entry in os.scandir(candidate):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+        else:
+            os.makedirs(os.path.dirname(candidate), mode=0o755, exist_ok=True)
+            os.mkdir(candidate, 0o700)
+        os.chown(candidate, os.geteuid(), os.getegid())
+        os.chmod(candidate, 0o700)  # whatever the umask, and whatever an earlier candidate directory had
         if self.mirror and os.path.isdir(self.live_dir):
             _copy_tree(self.live_dir, candidate, skip=candidate)
         real_candidate = os.path.realpath(candidate)

@@ -481,6 +481,23 @@ def test_without_install_the_checked_candidate_waits_and_only_a_mode_change_appl
     assert "install: false needs check" in demo.result()["msg"], refused.stdout[-2000:]
 
 
+def test_a_refused_candidate_inside_live_dir_leaves_live_dir_as_it_was(demo):
+    """Postfix keeps its candidate in /etc/postfix: the candidate directory is emptied, not replaced, so a refused
+    change leaves even the live directory's modification time alone."""
+    inner = demo.live / "mailfort-candidate"
+    demo.run(task=demo.task(candidate_dir=str(inner)))
+    (inner / "left-over.conf").write_text("from an earlier run\n")
+    inner.chmod(0o755)
+    before = os.stat(demo.live).st_mtime_ns
+
+    demo.play([demo.task(candidate_dir=str(inner))], "-e", "demo_value=bad")
+
+    assert demo.result()["failed"] is True
+    assert os.stat(demo.live).st_mtime_ns == before
+    assert not (inner / "left-over.conf").exists()
+    assert stat.S_IMODE(inner.stat().st_mode) == 0o700
+
+
 def test_several_checks_and_one_that_judges_the_output(demo):
     live_a, live_b = demo.root / "live-a", demo.root / "live-b"
     warned = {
