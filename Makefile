@@ -113,7 +113,7 @@ lab-down: venv collections ## remove the lab containers and network, the demo's 
 	tools/lab-test destroy
 	rm -rf .lab/test
 
-bench: venv ## filter throughput (molecule timings to follow): medians and ratios; fails only on errors, not times
+bench: venv collections images ## filter throughput, then playbook passes on lab containers as ratios (~35 min); fails on errors, not times
 	bench/run
 
 clean: lab-down ## remove the lab, the toolchain and caches (lab images stay; `podman rmi` removes them)
