@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
-from firewall_facts import RULESET, stateless_table
+from firewall_facts import JAILS, RULESET, stateless_table
 from harness import assert_refused, one_case_per_host, results_of, tree_state
 from lab import MX1, MX2, PROJECT_DIR
 
@@ -177,3 +177,31 @@ def test_bad_input_speaks_the_users_language(case, refused_runs):
 def test_bad_input_leaves_the_hosts_unchanged(refused_runs):
     before, _, after = refused_runs
     assert after == before
+
+
+def test_jails_without_ban_sets_stop_fail2ban_naming_every_set(run_playbook, mail_hosts, tmp_path):
+    """fail2ban pointed at a table the firewall does not have: its play stops before fail2ban's configuration
+    changes, naming every missing set with its jail, and the host is as it was. The input is valid, so this is the
+    host check after validation (one read of the family's sets), not the input check."""
+    host = mail_hosts[MX1]
+    table = "mailfort_elsewhere"
+    before = tree_state(host, ["/etc/fail2ban", "/etc/mailfort"], "jail.d")
+    variables = tmp_path / "no-sets.yml"
+    variables.write_text(yaml.safe_dump({"all": {"hosts": {MX1: {"fail2ban_nftables_table": table}}}}))
+
+    run = run_playbook("-i", str(variables), "--limit", MX1, playbook=PROJECT_DIR / "playbooks" / "fail2ban.yml")
+
+    assert_refused(
+        "ban sets missing",
+        run,
+        [
+            *(
+                f"The nftables set {ban_set}_{family} of the fail2ban jail {jail} does not exist in table inet {table}"
+                for jail, ban_set in JAILS.items()
+                for family in ("v4", "v6")
+            ),
+            "Apply mail_firewall first",
+        ],
+    )
+    assert run.recap[MX1]["changed"] == 0, run.changed_tasks()
+    assert tree_state(host, ["/etc/fail2ban", "/etc/mailfort"], "jail.d") == before
