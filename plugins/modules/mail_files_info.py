@@ -101,7 +101,8 @@ files:
       sample: true
     type:
       description:
-        - C(file), C(directory) or C(other). A symbolic link is followed; one whose target is missing does not exist.
+        - C(file), C(directory), C(socket) or C(other). A symbolic link is followed; one whose target is missing
+          does not exist.
       type: str
       returned: when it exists
       sample: file
@@ -148,7 +149,7 @@ import stat  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"))
+TYPES = ((stat.S_ISREG, "file"), (stat.S_ISDIR, "directory"), (stat.S_ISSOCK, "socket"))
 
 
 def natural_key(path: str) -> list:

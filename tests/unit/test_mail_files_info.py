@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import pwd
+import socket
 import subprocess
 from pathlib import Path
 
@@ -55,6 +56,16 @@ def test_a_directory_has_no_content(files):
     assert found["type"] == "directory"
     assert "content" not in found
     assert "checksum" not in found
+
+
+def test_a_socket_is_a_socket_with_its_mode_and_no_content(tmp_path):
+    path = tmp_path / "signer.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(str(path))
+        path.chmod(0o660)
+        found = mail_files_info.look(str(path), PARAMS)
+    assert (found["type"], found["mode"]) == ("socket", "0660")
+    assert "content" not in found
 
 
 def test_content_is_only_read_when_asked(files):
