@@ -16,9 +16,9 @@ description:
     versions, and which are missing, in the order of O(names).
   - A package counts as installed when dpkg says it is fully installed (status C(installed), no error flag), held
     or not. A package that was removed with its configuration left behind, half installed or half configured, or
-    that dpkg has never heard of, is missing: M(ansible.builtin.apt) is what installs or repairs it.
-  - Meant to guard an M(ansible.builtin.apt) task (C(when: result.missing)): on a host that has every package, the
-    apt task is skipped, so it neither loads its cache nor refreshes the package lists.
+    that dpkg has never heard of, is missing; M(ansible.builtin.apt) is what installs or repairs it.
+  - "Meant to guard an M(ansible.builtin.apt) task (C(when: result.missing)): on a host that has every package, the
+    apt task is skipped, so it neither loads its cache nor refreshes the package lists."
   - Reads only; never changes anything, so it runs in check mode too.
 options:
   names:
