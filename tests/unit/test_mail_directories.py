@@ -4,61 +4,23 @@
 from __future__ import annotations
 
 import grp
-import importlib.util
-import json
 import os
 import pwd
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+from module_play import load_module, run_module
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location("mail_directories", PROJECT_DIR / "plugins/modules/mail_directories.py")
-mail_directories = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(mail_directories)
+mail_directories = load_module("mail_directories")
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
 def _play(tmp_path: Path, directories: list[dict] | dict, *args: str) -> tuple[dict, str]:
-    """One mail_directories task on localhost with the project's configuration: its result and the output."""
-    out = tmp_path / "result.json"
-    play = {
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "tasks": [
-            {
-                "name": "Make",
-                "mailfort.mail.mail_directories": (
-                    directories if isinstance(directories, dict) else {"directories": directories}
-                ),
-                "register": "made",
-                "ignore_errors": True,
-            },
-            {
-                "name": "Keep",
-                "ansible.builtin.copy": {"content": "{{ made | to_json }}", "dest": str(out)},
-                "check_mode": False,
-                "diff": False,
-            },
-        ],
-    }
-    (tmp_path / "play.yml").write_text(yaml.safe_dump([play]), encoding="utf-8")
-    ran = subprocess.run(
-        ["ansible-playbook", str(tmp_path / "play.yml"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=PROJECT_DIR,
-        env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg")},
-    )
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8")), ran.stdout
+    """One mail_directories task: DIRECTORIES as its directories option, or as all of its options."""
+    options = directories if isinstance(directories, dict) else {"directories": directories}
+    return run_module(tmp_path, "mail_directories", options, *args)
 
 
 def _mode(path: Path) -> str:

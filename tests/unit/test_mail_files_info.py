@@ -6,21 +6,15 @@ from __future__ import annotations
 import base64
 import grp
 import hashlib
-import importlib.util
-import json
 import os
 import pwd
 import socket
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
+from module_play import load_module, run_module
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location("mail_files_info", PROJECT_DIR / "plugins/modules/mail_files_info.py")
-mail_files_info = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(mail_files_info)
+mail_files_info = load_module("mail_files_info")
 
 PARAMS = {"content": True, "checksum": True, "glob": False, "max_size": 1048576}
 
@@ -88,39 +82,9 @@ def test_without_glob_a_pattern_is_a_name(files):
     assert mail_files_info.expand([str(files / "passdb-*")], use_glob=False) == [str(files / "passdb-*")]
 
 
-def _play(tmp_path: Path, task: dict, *args: str) -> dict:
-    """TASK in a play on localhost with the project's configuration: the registered result."""
-    out = tmp_path / "result.json"
-    play = {
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Look", "mailfort.mail.mail_files_info": task, "register": "looked", "ignore_errors": True},
-            {
-                "name": "Keep",
-                "ansible.builtin.copy": {"content": "{{ looked | to_json }}", "dest": str(out)},
-                "check_mode": False,
-            },
-        ],
-    }
-    (tmp_path / "play.yml").write_text(yaml.safe_dump([play]), encoding="utf-8")
-    ran = subprocess.run(
-        ["ansible-playbook", str(tmp_path / "play.yml"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=PROJECT_DIR,
-        env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg")},
-    )
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8"))
-
-
 def test_one_call_looks_at_every_path_in_order_and_changes_nothing(files, tmp_path):
     paths = [str(files / "passdb-*"), str(files / "users")]
-    result = _play(tmp_path, {"paths": paths, "glob": True, "content": True})
+    result, _ = run_module(tmp_path, "mail_files_info", {"paths": paths, "glob": True, "content": True})
 
     assert result["changed"] is False
     assert [Path(f["path"]).name for f in result["files"]] == ["passdb-1", "passdb-2", "passdb-10", "users"]
@@ -128,11 +92,13 @@ def test_one_call_looks_at_every_path_in_order_and_changes_nothing(files, tmp_pa
 
 
 def test_check_mode_reads_too(files, tmp_path):
-    result = _play(tmp_path, {"paths": [str(files / "users"), str(files / "missing")]}, "--check")
+    result, _ = run_module(
+        tmp_path, "mail_files_info", {"paths": [str(files / "users"), str(files / "missing")]}, "--check"
+    )
     assert [f["exists"] for f in result["files"]] == [True, False]
 
 
 def test_a_relative_path_is_refused_naming_it(tmp_path):
-    result = _play(tmp_path, {"paths": ["etc/passwd"]})
+    result, _ = run_module(tmp_path, "mail_files_info", {"paths": ["etc/passwd"]})
     assert result["failed"] is True
     assert result["msg"] == "mail_files_info: paths must be absolute: 'etc/passwd' is not"

@@ -3,22 +3,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
-import yaml
+from module_play import load_module, run_module
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location(
-    "mail_packages_info", PROJECT_DIR / "plugins/modules/mail_packages_info.py"
-)
-mail_packages_info = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(mail_packages_info)
+mail_packages_info = load_module("mail_packages_info")
 
 # What dpkg-query prints with the module's format: one line per package it knows, in its own order.
 DPKG_OUTPUT = "\n".join(
@@ -53,49 +44,19 @@ def test_what_is_not_a_package_name_is_refused(name):
     assert mail_packages_info.bad_names(["postfix", name]) == [name]
 
 
-def _play(tmp_path: Path, task: dict, *args: str) -> dict:
-    """TASK in a play on localhost with the project's configuration: the registered result."""
-    out = tmp_path / "result.json"
-    play = {
-        "hosts": "localhost",
-        "connection": "local",
-        "gather_facts": False,
-        "tasks": [
-            {"name": "Ask", "mailfort.mail.mail_packages_info": task, "register": "asked", "ignore_errors": True},
-            {
-                "name": "Keep",
-                "ansible.builtin.copy": {"content": "{{ asked | to_json }}", "dest": str(out)},
-                "check_mode": False,
-            },
-        ],
-    }
-    (tmp_path / "play.yml").write_text(yaml.safe_dump([play]), encoding="utf-8")
-    ran = subprocess.run(
-        ["ansible-playbook", str(tmp_path / "play.yml"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=PROJECT_DIR,
-        env={**os.environ, "ANSIBLE_CONFIG": str(PROJECT_DIR / "ansible.cfg")},
-    )
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
-    return json.loads(out.read_text(encoding="utf-8"))
-
-
 @pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="needs dpkg (a Debian machine)")
 def test_dpkg_answers_for_an_installed_and_an_unknown_package_in_check_mode_too(tmp_path):
     version = subprocess.run(
         ["dpkg-query", "--show", "--showformat=${Version}", "dpkg"], capture_output=True, text=True, check=True
     ).stdout
     for args in ((), ("--check",)):
-        result = _play(tmp_path, {"names": ["mailfort-no-such-package", "dpkg"]}, *args)
+        result, _ = run_module(tmp_path, "mail_packages_info", {"names": ["mailfort-no-such-package", "dpkg"]}, *args)
         assert result["changed"] is False
         assert result["installed"] == {"dpkg": version}
         assert result["missing"] == ["mailfort-no-such-package"]
 
 
 def test_a_bad_name_fails_naming_it_and_the_rule(tmp_path):
-    result = _play(tmp_path, {"names": ["dpkg", "postfix=3.7"]})
+    result, _ = run_module(tmp_path, "mail_packages_info", {"names": ["dpkg", "postfix=3.7"]})
     assert result["failed"] is True
     assert result["msg"].startswith("mail_packages_info: 'postfix=3.7' is not a Debian package name")
