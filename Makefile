@@ -104,6 +104,7 @@ demo: setup ## build the lab, harden its mail host, audit it, print the result (
 	ansible-playbook playbooks/lab.yml -e mailfort_lab_suite=$(LAB_SUITE)
 	ansible-playbook -i inventories/lab playbooks/site.yml
 	ansible-playbook -i inventories/lab playbooks/demo_report.yml
+	ansible-playbook -i inventories/lab playbooks/audit.yml
 
 lab-up: setup ## start the lab containers (LAB_SUITE=trixie or bookworm)
 	ansible-playbook playbooks/lab.yml -e mailfort_lab_suite=$(LAB_SUITE)

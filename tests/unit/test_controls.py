@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.mailfort.mail.plugins.plugin_utils.audit import definition_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = yaml.safe_load((ROOT / "controls.yml").read_text())["controls"]
@@ -37,7 +38,7 @@ def test_control_ids_are_well_formed_and_unique():
 
 @pytest.mark.parametrize("control", CATALOGUE, ids=lambda c: c["id"])
 def test_control_has_every_field(control):
-    assert set(control) == {"id", "title", "statement", "sources", "role", "enabled_by", "tests"}
+    assert set(control) == {"id", "title", "statement", "sources", "role", "enabled_by", "tests", "audit"}
     assert control["title"].strip()
     assert control["statement"].strip()
     assert control["sources"]
@@ -57,3 +58,13 @@ def test_control_test_exists(reference):
     path, _, name = reference.partition("::")
     assert (ROOT / path).is_file(), f"{path} does not exist"
     assert name in _test_functions(ROOT / path), f"{path} has no test function {name}"
+
+
+@pytest.mark.parametrize("control", CATALOGUE, ids=lambda c: c["id"])
+def test_control_has_an_audit_check_that_can_be_evaluated(control):
+    assert definition_problems(control) == []
+
+
+def test_a_control_without_an_audit_check_is_refused():
+    bare = {key: value for key, value in CATALOGUE[0].items() if key != "audit"}
+    assert definition_problems(bare) == [f"{bare['id']}.audit is missing: every control needs an audit check"]

@@ -1,0 +1,280 @@
+# SPDX-License-Identifier: MIT
+"""mail_audit: judge one host against every control of the catalogue (controls.yml), with evidence from the host and
+from the network, and return each control's status, evidence and remediation. Changes nothing, in check mode too.
+
+The catalogue says for each control how it is checked (its `audit` entry): which evidence, what it must be, when
+the control applies at all and when a weakening of it was acknowledged. Those entries are templated with the
+host's variables layered as a play of the roles would see them: each role's defaults, then the inventory, then the
+roles' own vars. So an audit judges a host against what site.yml would have made of it, without running a role.
+
+The evidence of the host comes from one call of the module mail_audit_facts (asked only for what the controls
+need); the network's from the controller (plugin_utils/audit_probes.py), a dozen connections or so per host.
+
+Arguments:
+  catalogue:  path of controls.yml; default: the collection's own.
+  address:    where the probes connect; empty: no network evidence (each network check says so).
+  tls_name:   the name the probes present (SNI) and check the certificate against; default: the host's first name
+              in mail_tls_san_dns.
+  ca_pem:     the trust anchor the probes verify the chain against; default: the lab CA read from the host when
+              the host uses one, else the controller's trust store.
+  journal_since: the window of the activity counts (journalctl --since), e.g. -24h; empty: none.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.template import trust_as_template
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_probes
+
+MODULE = "mailfort.mail.mail_audit_facts"
+COLLECTION_ROOT = Path(__file__).resolve().parents[2]
+
+
+def trusted(value: Any) -> Any:
+    """VALUE with every string marked as a template the catalogue's author wrote (it is the collection's own)."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    if isinstance(value, dict):
+        return {key: trusted(item) for key, item in value.items()}
+    return value
+
+
+def plain(value: Any) -> Any:
+    """A templated value as plain Python data (lists, dicts, str, int, bool)."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def load_yaml(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def needs_of(checks: list[dict]) -> dict:
+    """The module's arguments that read what CHECKS look at, and the probes they name."""
+    needs: dict[str, Any] = {
+        "postconf": set(),
+        "doveconf": set(),
+        "files": set(),
+        "certificates": set(),
+        "units": set(),
+        "config_checks": set(),
+        "probes": set(),
+    }
+    args: dict[str, Any] = {}
+    for check in checks:
+        if "postconf" in check:
+            needs["postconf"].add(check["postconf"])
+            if check.get("service"):
+                args["postconf_services"] = True
+        elif "doveconf" in check:
+            needs["doveconf"].add(check["doveconf"])
+        elif "nft" in check:
+            args["nft_table"] = True
+        elif "listening" in check:
+            args["listening"] = True
+        elif "file" in check:
+            needs["files"].add(check["file"])
+        elif "certificate" in check:
+            needs["certificates"].add(check["certificate"])
+        elif "unit" in check:
+            needs["units"].add(check["unit"])
+        elif "fail2ban" in check:
+            args["fail2ban"] = True
+        elif "config_check" in check:
+            needs["config_checks"].add(check["config_check"])
+        elif "probe" in check:
+            needs["probes"].add(check["probe"])
+    return {**{key: sorted(value) for key, value in needs.items()}, **args}
+
+
+def source_address(address: str) -> str:
+    """The address this controller's connections to ADDRESS come from (a UDP socket's route, nothing sent)."""
+    try:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((address, 25))
+            return probe.getsockname()[0]
+    except OSError:
+        return ""
+
+
+def covered(address: str, networks: list) -> bool:
+    """Whether ADDRESS lies in one of NETWORKS (entries that are no network are ignored)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for network in networks:
+        try:
+            if ip in ipaddress.ip_network(str(network), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = True
+
+    def _host_variables(self, task_vars: dict, roles: list[str]) -> dict:
+        """The host's variables as a play of ROLES sees them: role defaults < inventory and play < role vars."""
+        layered: dict[str, Any] = {}
+        for role in roles:
+            layered.update(load_yaml(COLLECTION_ROOT / "roles" / role / "defaults" / "main.yml"))
+        layered.update(task_vars)
+        for role in roles:
+            layered.update(load_yaml(COLLECTION_ROOT / "roles" / role / "vars" / "main.yml"))
+        return layered
+
+    def _definitions(self, controls: list[dict], templar: Any) -> list[tuple[dict, dict]]:
+        """Every control's audit entry in the host's terms; one error listing every entry that cannot be templated."""
+        judged, errors = [], []
+        for control in controls:
+            entry = control["audit"]
+            try:
+                applies = bool(templar.evaluate_expression(trust_as_template(str(entry.get("applies_when", "true")))))
+                waived = bool(templar.evaluate_expression(trust_as_template(str(entry.get("waived_when", "false")))))
+                definition = {
+                    **{
+                        key: plain(templar.template(trusted(entry[key])))
+                        for key in ("not_applicable", "waived", "remediation")
+                        if key in entry
+                    },
+                    "applies_when": applies,
+                    "waived_when": waived,
+                    "checks": plain(templar.template(trusted(entry["checks"]))) if applies else [],
+                }
+            except Exception as e:
+                errors.append(f"{control['id']}: {e}")
+                continue
+            judged.append((control, definition))
+        if errors:
+            raise AnsibleActionFail(
+                "the catalogue's audit entries cannot be templated for this host:\n" + "\n".join(errors)
+            )
+        return judged
+
+    @staticmethod
+    def _probes(names: list[str], address: str, tls_name: str, ca_pem: str, *, relay_safe: bool, auditor: str) -> dict:
+        """The network's evidence: each probe of NAMES, from this controller."""
+        if not address:
+            return {probe: {"error": "no address to probe (mail_audit_address)"} for probe in names}
+        probes: dict[str, dict] = {}
+        unreachable = ""
+        for probe in names:
+            if probe.startswith("relay:") and not relay_safe:
+                probes[probe] = {
+                    "skipped": f"not probed: the auditor's address {auditor} is not in fail2ban_ignore_networks, "
+                    "and fail2ban's postfix jail counts a refused relay as a failure"
+                }
+            elif unreachable:
+                probes[probe] = {"error": f"not probed: {unreachable}"}
+            else:
+                probes[probe] = audit_probes.run_probe(probe, address, tls_name, ca_pem or None)
+                if "timed out" in probes[probe].get("error", ""):
+                    # A host that drops the auditor (a ban, a closed allowlist) would time out every probe.
+                    unreachable = f"{probe} timed out, the host drops this auditor ({auditor})"
+        return probes
+
+    def _module_args(self, needs: dict, templar: Any, probing: bool) -> tuple[dict, str]:
+        """The arguments of mail_audit_facts for NEEDS, and the path of the host's lab CA when the probes need it."""
+        module_args = {key: value for key, value in needs.items() if key != "probes" and value}
+        if module_args.pop("nft_table", False):
+            module_args["nft_table"] = str(templar.template(trust_as_template("{{ mail_firewall_table }}")))
+        if "opendkim" in needs["config_checks"]:
+            module_args["opendkim_configs"] = plain(
+                templar.template(trust_as_template("{{ __dkim_signers | map(attribute='config') | list }}"))
+            )
+        lab_ca = ""
+        if probing:
+            # The host's own lab CA, when it uses one: a public certificate, the anchor its chain leads to.
+            lab_ca = str(templar.template(trust_as_template("{{ mail_tls_lab_ca_cert_path }}")))
+            module_args["certificates"] = sorted({*module_args.get("certificates", []), lab_ca})
+            module_args["certificate_pem"] = [lab_ca]
+        return module_args, lab_ca
+
+    def run(self, tmp: Any = None, task_vars: dict | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        started = time.monotonic()
+        args = self._task.args
+        catalogue_path = Path(args.get("catalogue") or COLLECTION_ROOT / "controls.yml")
+        controls = load_yaml(catalogue_path).get("controls", [])
+        problems = [p for control in controls for p in audit.definition_problems(control)]
+        if problems:
+            raise AnsibleActionFail(f"{catalogue_path} cannot be audited:\n" + "\n".join(problems))
+        roles = sorted({control["role"] for control in controls})
+        templar = self._templar.copy_with_new_env(available_variables=trusted(self._host_variables(task_vars, roles)))
+        judged = self._definitions(controls, templar)
+
+        needs = needs_of([check for _, definition in judged for check in audit.expand_checks(definition["checks"])])
+        address = str(args.get("address") or "")
+        tls_name = str(args.get("tls_name") or "")
+        ca_pem = str(args.get("ca_pem") or "")
+        module_args, lab_ca = self._module_args(needs, templar, bool(address and needs["probes"] and not ca_pem))
+        if args.get("journal_since"):
+            module_args["journal_since"] = str(args["journal_since"])
+        evidence = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
+        if evidence.get("failed"):
+            raise AnsibleActionFail(f"reading the host's evidence failed: {evidence.get('msg') or evidence}")
+        evidence["nft_summary"] = audit.nft_summary(evidence.get("nft")) if "nft" in evidence else None
+        if lab_ca:
+            ca_pem = evidence.get("certificates", {}).get(lab_ca, {}).get("pem", "")
+        host_seconds = time.monotonic() - started
+
+        auditor = source_address(address) if address else ""
+        # A refused relay is a failure fail2ban's postfix jail counts: only an auditor it never bans asks for one.
+        ignored = plain(
+            templar.template(
+                trust_as_template("{{ ['127.0.0.0/8', '::1/128'] + fail2ban_ignore_networks | default([]) }}")
+            )
+        )
+        fail2ban = evidence.get("fail2ban") or {}
+        postfix_jail = not fail2ban or "postfix" in fail2ban.get("jails", {})
+        relay_safe = covered(auditor, ignored) or not postfix_jail
+        probes = self._probes(needs["probes"], address, tls_name, ca_pem, relay_safe=relay_safe, auditor=auditor)
+        evidence["probes"] = probes
+
+        results = [audit.evaluate_control(control, definition, evidence) for control, definition in judged]
+        host = task_vars.get("inventory_hostname", "?")
+        result.update(
+            {
+                "changed": False,
+                "host": host,
+                "controls": results,
+                "summary": audit.summarise(host, results),
+                "activity": evidence.get("journal", {}),
+                "versions": evidence.get("versions", {}),
+                "missing_programs": evidence.get("missing", []),
+                "probed": {
+                    "address": address,
+                    "tls_name": tls_name,
+                    "from": auditor,
+                    "probes": sorted(name for name, found in probes.items() if "skipped" not in found),
+                },
+                "seconds": {"host": round(host_seconds, 2), "total": round(time.monotonic() - started, 2)},
+            }
+        )
+        return result

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""Documentation of the action mailfort.mail.mail_audit, which runs on the controller (plugins/action/) and calls
+mailfort.mail.mail_audit_facts on the host. This file holds only the documentation ansible-doc and ansible-lint read.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: mail_audit
+short_description: Judge a mail host against every control of the catalogue, with evidence
+version_added: "0.1.0"
+description:
+  - Evaluates every control of C(controls.yml) on the host from the control's C(audit) entry, templated with the
+    host's variables as a play of the roles sees them (role defaults, then the inventory, then the roles' vars).
+  - Reads the host's evidence with one call of M(mailfort.mail.mail_audit_facts) and the network's from the
+    controller (SMTP, IMAP and TLS probes against O(address), presenting O(tls_name)); about a dozen connections per
+    host, no password sent. The relay probe runs only when the controller's address is in C(fail2ban_ignore_networks).
+  - Each control gets C(pass), C(fail), C(waived) or C(not applicable), its evidence and its remediation.
+  - Changes nothing, in check mode too.
+options:
+  address:
+    description: Where the probes connect; empty for no network evidence (each network check then fails, saying so).
+    type: str
+    default: ""
+  tls_name:
+    description: The name the probes present (SNI) and verify the certificate against.
+    type: str
+    default: ""
+  ca_pem:
+    description:
+      - The trust anchor the probes verify the chain against. Empty, the host's lab CA when the host has one (read
+        from the host; a public certificate), else the controller's trust store.
+    type: str
+    default: ""
+  journal_since:
+    description: The window of the activity counts (C(journalctl --since)), e.g. C(-24h); empty for none.
+    type: str
+    default: ""
+  catalogue:
+    description: The catalogue to judge by; default the collection's C(controls.yml).
+    type: path
+attributes:
+  action:
+    support: full
+  async:
+    support: none
+  become:
+    support: full
+  bypass_host_loop:
+    support: none
+  check_mode:
+    support: full
+  connection:
+    support: full
+  delegation:
+    support: none
+  diff_mode:
+    support: none
+  platform:
+    platforms: debian
+seealso:
+  - module: mailfort.mail.mail_audit_facts
+  - module: mailfort.mail.mail_audit_report
+author:
+  - mailfort contributors
+"""
+
+EXAMPLES = r"""
+- name: Read the evidence and judge every control
+  mailfort.mail.mail_audit:
+    address: "{{ ansible_host }}"
+    tls_name: mx1.example.org
+    journal_since: -24h
+  register: audit
+"""
+
+RETURN = r"""
+controls:
+  description: One result per control, in the catalogue's order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The control's id.
+      type: str
+      returned: always
+      sample: PFX-01
+    status:
+      description: C(pass), C(fail), C(waived) or C(not applicable).
+      type: str
+      returned: always
+      sample: pass
+    reason:
+      description: Why it failed, was waived or does not apply; empty for a pass.
+      type: str
+      returned: always
+      sample: ""
+    evidence:
+      description: One line per check, with C(what), C(seen), C(wanted) and C(passed).
+      type: list
+      elements: dict
+      returned: always
+    remediation:
+      description: The variable or playbook that fixes a failure.
+      type: str
+      returned: always
+      sample: playbooks/postfix_hardening.yml
+summary:
+  description: The host and the count of each status.
+  returned: always
+  type: dict
+  sample: {"host": "mx1", "controls": 50, "pass": 50, "fail": 0, "waived": 0, "not applicable": 0}
+activity:
+  description: Journal events in the window, each with C(count) and C(sources).
+  returned: always
+  type: dict
+seconds:
+  description: How long reading the host and the whole judgement took.
+  returned: always
+  type: dict
+"""

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""playbooks/audit.yml on the converged lab: the hardened hosts pass every control; a host weakened by hand fails
+exactly the controls concerned, with the evidence; an acknowledged weakening is waived; the audit changes nothing on
+a host (its managed trees before and after) and no report or output holds a secret.
+
+Mutator phase: one test weakens mx1 by hand and puts it back in a finally block. The audit's probes come from the
+controller (10.89.60.1), the lab's gateway, as they would from an admin's machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from conftest import MANAGED_TREES
+from harness import tree_state
+from lab import CREDENTIALS, MX1, MX2, TSIG_SECRET
+
+pytestmark = pytest.mark.mutator
+
+AUDIT = Path(__file__).resolve().parents[3] / "playbooks" / "audit.yml"
+CONTROLS = 50
+
+
+def _audit(run_playbook, report_dir: Path, *args: str):
+    run = run_playbook("-e", f"mailfort_audit_report_dir={report_dir}", *args, playbook=AUDIT)
+    document = json.loads((report_dir / "audit.json").read_text()) if (report_dir / "audit.json").exists() else None
+    return run, document
+
+
+def _statuses(document: dict, host: str) -> dict[str, str]:
+    found = next(h for h in document["hosts"] if h["host"] == host)
+    return {control["id"]: control["status"] for control in found["controls"]}
+
+
+def _secrets() -> list[str]:
+    return [*CREDENTIALS.values(), TSIG_SECRET]
+
+
+def test_hardened_hosts_pass_every_control_and_the_audit_changes_nothing(run_playbook, podman_host, tmp_path):
+    before = {name: tree_state(podman_host(name), MANAGED_TREES, "/etc/postfix/main.cf") for name in (MX1, MX2)}
+    run, document = _audit(run_playbook, tmp_path)
+    assert run.returncode == 0, run.output[-3000:]
+    assert {host: recap["changed"] for host, recap in run.recap.items()} == {MX1: 0, MX2: 0}
+    for host in (MX1, MX2):
+        assert f"{host}: {CONTROLS} controls, {CONTROLS} pass, 0 waived, 0 n/a, 0 fail" in run.output
+        statuses = _statuses(document, host)
+        assert set(statuses.values()) == {"pass"}, {c: s for c, s in statuses.items() if s != "pass"}
+    after = {name: tree_state(podman_host(name), MANAGED_TREES, "/etc/postfix/main.cf") for name in (MX1, MX2)}
+    assert after == before
+
+    # Every format parses; none holds a secret; nor does the playbook's output.
+    junit = ElementTree.parse(tmp_path / "audit.junit.xml").getroot()  # noqa: S314 - the audit's own output
+    assert len(junit.findall("./testsuite/testcase")) == 2 * CONTROLS
+    assert junit.findall("./testsuite/testcase/failure") == []
+    sarif = json.loads((tmp_path / "audit.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    assert sarif["runs"][0]["results"] == []
+    HTMLParser().feed((tmp_path / "audit.html").read_text())
+    texts = {path.name: path.read_text() for path in tmp_path.iterdir()} | {"output": run.output}
+    leaks = {name: [s for s in _secrets() if s in text] for name, text in texts.items()}
+    assert not any(leaks.values()), leaks
+
+
+def test_audit_in_check_mode_also_changes_nothing(run_playbook, tmp_path):
+    run, document = _audit(run_playbook, tmp_path, "--check")
+    assert run.returncode == 0, run.output[-3000:]
+    assert {host: recap["changed"] for host, recap in run.recap.items()} == {MX1: 0, MX2: 0}
+    assert document["summary"][0]["controls"] == CONTROLS
+
+
+def _sh(host, command: str) -> None:
+    subprocess.run(["podman", "exec", host, "sh", "-c", command], check=True, capture_output=True, text=True)
+
+
+def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook, tmp_path):
+    # AUTH before TLS on 587 (a master.cf edit), a port opened in the firewall's table, a jail stopped.
+    weaken = (
+        "postconf -P submission/inet/smtpd_tls_auth_only=no && postfix reload"
+        " && nft insert rule inet mailfort input tcp dport 8080 accept"
+        " && fail2ban-client stop sshd"
+    )
+    restore = (
+        "postconf -P submission/inet/smtpd_tls_auth_only=yes; postfix reload;"
+        " nft -f /etc/mailfort/firewall.nft; systemctl restart fail2ban"
+    )
+    try:
+        _sh(MX1, weaken)
+        run, document = _audit(run_playbook, tmp_path)
+    finally:
+        _sh(MX1, restore)
+    assert run.returncode != 0
+    failed = {control for control, status in _statuses(document, MX1).items() if status == "fail"}
+    assert failed == {"PFX-01", "FW-01", "BAN-01"}
+    assert set(_statuses(document, MX2).values()) == {"pass"}
+    reasons = {c["id"]: c["reason"] for h in document["hosts"] if h["host"] == MX1 for c in h["controls"]}
+    assert "smtpd_tls_auth_only: no" in reasons["PFX-01"]
+    assert "8080" in reasons["FW-01"]
+    assert "sshd" not in reasons["BAN-01"].split("wanted")[0]
+    assert f"failed controls: {', '.join(sorted(failed, key=list(reasons).index))}" in run.output
+    sarif = json.loads((tmp_path / "audit.sarif").read_text())
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == failed
+    assert all(r["locations"] for r in sarif["runs"][0]["results"])
+
+
+def test_an_acknowledged_weakening_is_waived_and_report_only_does_not_fail(run_playbook, tmp_path):
+    run, document = _audit(
+        run_playbook,
+        tmp_path,
+        "-l",
+        MX1,
+        "-e",
+        '{"postfix_hardening_extra_acknowledged": ["smtpd_tls_auth_only"]}',
+        "-e",
+        "mailfort_audit_report_only=true",
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    assert _statuses(document, MX1)["PFX-10"] == "waived"
+    assert f"{MX1}: {CONTROLS} controls, {CONTROLS - 1} pass, 1 waived, 0 n/a, 0 fail" in run.output

@@ -1,0 +1,345 @@
+# SPDX-License-Identifier: MIT
+"""The audit's judgement (plugin_utils/audit.py) and its reports (plugin_utils/audit_report.py), on evidence written
+by hand; the catalogue's audit entries are checked in test_controls.py, the audit of live hosts in the lab
+(tests/integration/common/test_audit.py)."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+import yaml
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_report
+
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = yaml.safe_load((ROOT / "controls.yml").read_text())["controls"]
+
+NFT = [
+    {"table": {"family": "inet", "name": "mailfort"}},
+    {"chain": {"family": "inet", "table": "mailfort", "name": "input", "hook": "input", "policy": "drop"}},
+    {
+        "rule": {
+            "chain": "input",
+            "expr": [{"match": {"op": "==", "left": {"meta": {"key": "iif"}}, "right": "lo"}}, {"accept": None}],
+        }
+    },
+    {
+        "rule": {
+            "chain": "input",
+            "expr": [
+                {
+                    "match": {
+                        "op": "==",
+                        "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                        "right": "@ban_sshd_v4",
+                    }
+                },
+                {"counter": {"packets": 0, "bytes": 0}},
+                {"drop": None},
+            ],
+        }
+    },
+    {
+        "rule": {
+            "chain": "input",
+            "expr": [
+                {
+                    "match": {
+                        "op": "==",
+                        "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                        "right": {"set": [25, 587]},
+                    }
+                },
+                {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}},
+                {"set": {"op": "update", "elem": {}, "set": "@flood_v4"}},
+                {"drop": None},
+            ],
+        }
+    },
+    {
+        "rule": {
+            "chain": "input",
+            "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": 22}},
+                {
+                    "match": {
+                        "op": "==",
+                        "left": {"payload": {"protocol": "ip", "field": "saddr"}},
+                        "right": "@allow_admin_v4",
+                    }
+                },
+                {"accept": None},
+            ],
+        }
+    },
+    {
+        "rule": {
+            "chain": "input",
+            "expr": [
+                {
+                    "match": {
+                        "op": "==",
+                        "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                        "right": {"set": [25, {"range": [465, 466]}]},
+                    }
+                },
+                {"accept": None},
+            ],
+        }
+    },
+]
+
+
+def test_nft_summary_reads_policy_open_allowlisted_metered_ports_and_ban_sets():
+    summary = audit.nft_summary(NFT)
+    assert summary["policy"] == "drop"
+    assert summary["open_ports"] == [25, 465, 466]
+    assert summary["allowlisted_ports"] == {22: ["@allow_admin_v4"]}
+    assert summary["metered_ports"] == [25, 587]
+    assert summary["ban_sets"] == ["ban_sshd_v4"]
+    assert summary["accepts_everything"] is False
+
+
+def test_nft_summary_sees_a_rule_that_accepts_everything_and_a_missing_table():
+    everything = [*NFT, {"rule": {"chain": "input", "expr": [{"accept": None}]}}]
+    assert audit.nft_summary(everything)["accepts_everything"] is True
+    assert audit.nft_summary(None)["exists"] is False
+
+
+EVIDENCE = {
+    "versions": {"postfix": "3.7.11", "dovecot": "2.3.19.1"},
+    "postconf": {
+        "smtpd_tls_auth_only": "yes",
+        "tls_ssl_options": "NO_COMPRESSION, NO_RENEGOTIATION",
+        "smtpd_client_connection_rate_limit": "60",
+    },
+    "postconf_services": {"submission/inet": {"smtpd_tls_auth_only": "no"}},
+    "doveconf": {"auth_failure_delay": "3 secs"},
+    "files": {"/k": {"exists": True, "type": "file", "mode": "0640", "owner": "root", "group": "root"}},
+    "certificates": {"/c": {"exists": True, "days_left": 5, "names": ["mx.example.org"]}},
+    "units": {"postfix.service": {"active": "active", "enabled": "enabled"}},
+    "fail2ban": {"running": True, "jails": {"sshd": {"bantime": 600, "banned": 0}}},
+    "config_checks": {"postfix": {"passed": False, "output": "warning: bad"}},
+    "probes": {
+        "smtp:587": {"auth_before_tls": [], "verified": True},
+        "relay:25": {"skipped": "not probed: the auditor is not ignored"},
+        "smtp:25": {"error": "TimeoutError: timed out"},
+    },
+    "nft": NFT,
+}
+
+
+@pytest.mark.parametrize(
+    ("check", "passed"),
+    [
+        ({"postconf": "smtpd_tls_auth_only", "equals": "yes"}, True),
+        ({"postconf": "smtpd_tls_auth_only", "service": "submission/inet", "equals": "yes"}, False),
+        ({"postconf": "tls_ssl_options", "contains": ["NO_COMPRESSION", "NO_RENEGOTIATION"]}, True),
+        ({"postconf": "tls_ssl_options", "excludes": ["NO_TICKET"]}, True),
+        ({"postconf": "smtpd_client_connection_rate_limit", "at_most": 60, "at_least": 10}, True),
+        ({"postconf": "no_such_parameter", "equals": ""}, False),
+        ({"doveconf": "auth_failure_delay", "at_least": 2}, True),
+        ({"doveconf": "auth_failure_delay", "at_least": 4}, False),
+        ({"file": "/k", "owner": "root", "mode_at_most": "0600"}, False),
+        ({"file": "/k", "owner": "root", "mode_at_most": "0640"}, True),
+        ({"file": "/missing", "owner": "root"}, False),
+        ({"certificate": "/c", "field": "days_left", "at_least": 14}, False),
+        ({"certificate": "/c", "field": "names", "superset_of": ["mx.example.org"]}, True),
+        ({"unit": "postfix.service", "equals": "active"}, True),
+        ({"unit": "postfix.service", "field": "enabled", "equals": "enabled"}, True),
+        ({"fail2ban": "jails", "superset_of": ["sshd", "postfix"]}, False),
+        ({"fail2ban": "sshd", "field": "bantime", "at_least": 600}, True),
+        ({"config_check": "postfix", "equals": "passed"}, False),
+        ({"probe": "smtp:587", "field": "auth_before_tls", "equals": []}, True),
+        ({"probe": "smtp:25", "field": "starttls", "equals": True}, False),
+        ({"probe": "relay:25", "field": "relay_refused", "equals": True}, None),
+        ({"nft": "open_ports", "subset_of": [25, 465, 466, 587]}, True),
+        ({"nft": "open_ports", "excludes": [22]}, True),
+        ({"nft": "allowlisted_ports", "superset_of": [22]}, True),
+        ({"value": "", "matches": "."}, False),
+        ({"doveconf": "auth_allow_cleartext", "when_version": {"dovecot": ">=2.4"}, "equals": "no"}, None),
+    ],
+    ids=lambda value: str(value)[:60] if isinstance(value, dict) else str(value),
+)
+def test_a_check_passes_fails_or_is_not_judged_on_the_evidence(check, passed):
+    assert audit.evaluate_check(check, EVIDENCE)["passed"] is passed
+
+
+def test_a_failed_check_says_what_was_seen_and_what_was_wanted():
+    line = audit.evaluate_check({"certificate": "/c", "field": "days_left", "at_least": 14}, EVIDENCE)
+    assert line == {"what": "certificate /c days_left", "seen": "5", "wanted": "at least 14", "passed": False}
+
+
+CONTROL = {
+    "id": "PFX-01",
+    "title": "Submission only with TLS",
+    "role": "postfix_hardening",
+    "enabled_by": "postfix_hardening_submission_enabled",
+}
+
+
+@pytest.mark.parametrize(
+    ("definition", "status"),
+    [
+        ({"applies_when": True, "checks": [{"postconf": "smtpd_tls_auth_only", "equals": "yes"}]}, "pass"),
+        ({"applies_when": True, "checks": [{"postconf": "smtpd_tls_auth_only", "equals": "no"}]}, "fail"),
+        ({"applies_when": False, "checks": []}, "not applicable"),
+        (
+            {
+                "applies_when": True,
+                "waived_when": True,
+                "checks": [{"postconf": "smtpd_tls_auth_only", "equals": "no"}],
+            },
+            "waived",
+        ),
+        ({"applies_when": True, "checks": [{"postconf": "x", "when": False, "equals": "no"}]}, "not applicable"),
+    ],
+)
+def test_a_control_is_pass_fail_waived_or_not_applicable(definition, status):
+    result = audit.evaluate_control(CONTROL, {"remediation": "r", **definition}, EVIDENCE)
+    assert result["status"] == status
+    if status == "not applicable" and definition["applies_when"] is False:
+        assert result["reason"] == "off: postfix_hardening_submission_enabled"
+
+
+def test_a_list_of_files_is_one_check_a_file_and_when_false_drops_a_check():
+    checks = audit.expand_checks([{"file": ["/a", "/b"], "owner": "root"}, {"unit": "x", "when": False, "equals": 1}])
+    assert checks == [{"file": "/a", "owner": "root"}, {"file": "/b", "owner": "root"}]
+
+
+@pytest.mark.parametrize(
+    ("found", "wanted", "holds"),
+    [("2.3.19.1", "<2.4", True), ("2.4.1-4", ">=2.4", True), ("2.4.1-4", "<2.4", False), (None, ">=2.4", False)],
+)
+def test_version_conditions(found, wanted, holds):
+    assert audit.version_matches(found, wanted) is holds
+
+
+def test_a_version_condition_that_is_no_comparison_is_a_catalogue_defect():
+    with pytest.raises(audit.AuditDefinitionError, match="is not OP VERSION"):
+        audit.version_matches("2.4", "about 2.4")
+
+
+@pytest.mark.parametrize(
+    ("audit_entry", "problem"),
+    [
+        (None, "every control needs an audit check"),
+        ({"checks": [], "remediation": "r"}, "checks must be a non-empty list"),
+        ({"checks": [{"equals": 1}], "remediation": "r"}, "exactly one evidence key"),
+        ({"checks": [{"postconf": "a", "doveconf": "b", "equals": 1}], "remediation": "r"}, "exactly one evidence"),
+        ({"checks": [{"postconf": "a"}], "remediation": "r"}, "at least one expectation"),
+        ({"checks": [{"postconf": "a", "equals": 1, "colour": "red"}], "remediation": "r"}, "unknown keys"),
+        ({"checks": [{"postconf": "a", "equals": 1}]}, "remediation must say"),
+        ({"checks": [{"postconf": "a", "equals": 1}], "remediation": "r", "later": 1}, "unknown keys"),
+    ],
+)
+def test_a_bad_audit_definition_is_named_with_its_control(audit_entry, problem):
+    control = {"id": "XX-01", **({"audit": audit_entry} if audit_entry is not None else {})}
+    problems = audit.definition_problems(control)
+    assert any(problem in p and p.startswith("XX-01.audit") for p in problems), problems
+
+
+def test_summary_line_counts_every_status():
+    results = [{"status": s} for s in ("pass", "pass", "fail", "waived", "not applicable")]
+    assert audit.summary_line(audit.summarise("mx1", results)) == ("mx1: 5 controls, 2 pass, 1 waived, 1 n/a, 1 fail")
+
+
+def _host(name: str, statuses: dict[str, str]) -> dict:
+    controls = []
+    for control in CATALOGUE:
+        status = statuses.get(control["id"], "pass")
+        controls.append(
+            {
+                "id": control["id"],
+                "title": control["title"],
+                "role": control["role"],
+                "area": control["id"].split("-")[0],
+                "status": status,
+                "reason": "smtpd_tls_auth_only: no <b>" if status == "fail" else "",
+                "remediation": control["audit"]["remediation"],
+                "evidence": [
+                    {"what": "postconf x", "seen": "no & <i>", "wanted": "equals yes", "passed": status != "fail"}
+                ],
+            }
+        )
+    return {
+        "host": name,
+        "controls": controls,
+        "summary": audit.summarise(name, controls),
+        "activity": {"smtp_auth_failed": {"count": 3, "sources": {"192.0.2.7": 3}}},
+    }
+
+
+@pytest.fixture
+def report():
+    hosts = [_host("mx1", {"PFX-01": "fail", "NET-01": "waived"}), _host("mx2", {})]
+    return audit_report.document(hosts, "2026-12-02T00:00:00Z", "controls.yml")
+
+
+def test_json_report_is_versioned_and_holds_every_host(report):
+    doc = json.loads(audit_report.to_json(report))
+    assert doc["schema"] == "mailfort-audit/1"
+    assert [h["host"] for h in doc["hosts"]] == ["mx1", "mx2"]
+    assert doc["summary"][0]["fail"] == 1
+    assert doc["summary"][0]["waived"] == 1
+
+
+def test_junit_has_one_case_per_host_and_control_and_the_failure(report):
+    suites = ElementTree.fromstring(audit_report.to_junit(report).split("\n", 1)[1])  # noqa: S314 - our own output
+    cases = suites.findall("./testsuite/testcase")
+    assert len(cases) == 2 * len(CATALOGUE)
+    failures = suites.findall("./testsuite/testcase/failure")
+    assert len(failures) == 1
+    assert "smtpd_tls_auth_only" in failures[0].get("message")
+    assert suites.find("./testsuite").get("failures") == "1"
+
+
+def test_sarif_points_every_result_at_the_variable_that_fixes_it(report):
+    sarif = json.loads(audit_report.to_sarif(report, CATALOGUE, ROOT))
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["PFX-01"]
+    location = results[0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "roles/postfix_hardening/defaults/main.yml"
+    line = (ROOT / location["artifactLocation"]["uri"]).read_text().splitlines()[location["region"]["startLine"] - 1]
+    assert line.startswith("postfix_hardening_submission_enabled:")
+    assert {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]} == {c["id"] for c in CATALOGUE}
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.external: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href") and value and not value.startswith("#"):
+                self.external.append(value)
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def test_html_is_self_contained_escaped_and_folds_evidence(report):
+    page = audit_report.to_html(report)
+    parser = _Collect()
+    parser.feed(page)
+    assert parser.external == []
+    assert "<b>" not in page
+    assert "&lt;b&gt;" in page
+    assert parser.tags.count("details") == 2 * len(CATALOGUE)
+    assert "mx1: 50 controls, 48 pass, 1 waived, 0 n/a, 1 fail" in parser.text
+
+
+def test_markdown_lists_failures_first_with_their_remediation(report):
+    text = audit_report.to_markdown(report)
+    rows = [line for line in text.splitlines() if line.startswith("| PFX-01") or line.startswith("| TLS-01")]
+    assert rows[0].startswith("| PFX-01")
+    assert "| fail |" in rows[0]
+    assert "smtp auth failed: 3 (top: 192.0.2.7 (3))" in text
