@@ -62,6 +62,7 @@ ROWS = {
     "converge": Kind("site.yml, fresh host", "packages.yml, fresh host", 2.0),
     "fleet": Kind(f"site.yml re-run, {len(MAIL_HOSTS)} hosts", "site.yml re-run, 1 host", 1.5),
     "ssh": Kind("site.yml re-run over SSH", "ansible -m setup over SSH", None),
+    "audit": Kind("audit.yml, 1 host", "ansible -m setup, 1 host", None),
 }
 # Not a ratio: the slowest tasks and the roles' totals of one profiled single-host re-run.
 PROFILE = "profile"
@@ -247,6 +248,16 @@ class Bench:
 
     def rerun(self, label: str, hosts: list[str], *options: str, inventory: Path | None = None) -> Callable[[], float]:
         return lambda: self.playbook(label, self.site, hosts, *options, inventory=inventory, rerun=True)
+
+    def audit(self, label: str) -> Callable[[], float]:
+        """playbooks/audit.yml on HOST, its probes aimed at the bench network's address (the lab inventory's
+        mail_audit_address reads the demo lab's network), reporting only: the row measures time, not verdicts."""
+        options = (
+            "-e", "mailfort_audit_report_only=true",
+            "-e", f"mail_audit_address={self.address(HOST)}",
+            "-e", f"mailfort_audit_report_dir={self.tmp / 'audit'}",
+        )  # fmt: skip
+        return lambda: self.playbook(label, self.site.parent / "audit.yml", [HOST], *options)
 
     def setup(self, label: str, inventory: Path | None = None) -> Callable[[], float]:
         def measure() -> float:
@@ -578,6 +589,8 @@ class Bench:
             self.pair("check", self.rerun("check", [HOST], "--check", "--diff"), self.setup("setup"))
         if PROFILE in self.rows:
             self.run_profile()
+        if "audit" in self.rows:
+            self.pair("audit", self.audit("audit"), self.setup("setup"))
         if "fleet" in self.rows:
             forks = ("--forks", str(len(MAIL_HOSTS)))
             self.pair("fleet", self.rerun("rerun-fleet", MAIL_HOSTS, *forks), self.rerun("rerun-1", [HOST], *forks))

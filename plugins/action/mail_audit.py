@@ -17,6 +17,8 @@ Arguments:
               in mail_tls_san_dns.
   ca_pem:     the trust anchor the probes verify the chain against; default: the lab CA read from the host when
               the host uses one, else the controller's trust store.
+  dns_server: the DNS server asked for the domain's records, compared with those mail_dns generated (read from the
+              host); empty: the DNS controls say they were not compared.
   journal_since: the window of the activity counts (journalctl --since), e.g. -24h; empty: none.
 """
 
@@ -70,42 +72,33 @@ def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text()) or {}
 
 
+# Evidence key of a check -> the module argument that collects its values (a list), or that turns a part on (a flag).
+COLLECTED = {
+    "postconf": "postconf",
+    "doveconf": "doveconf",
+    "file": "files",
+    "certificate": "certificates",
+    "unit": "units",
+    "config_check": "config_checks",
+    "probe": "probes",
+}
+FLAGS = {"nft": "nft_table", "listening": "listening", "fail2ban": "fail2ban", "dns": "dns"}
+
+
 def needs_of(checks: list[dict]) -> dict:
     """The module's arguments that read what CHECKS look at, and the probes they name."""
-    needs: dict[str, Any] = {
-        "postconf": set(),
-        "doveconf": set(),
-        "files": set(),
-        "certificates": set(),
-        "units": set(),
-        "config_checks": set(),
-        "probes": set(),
-    }
-    args: dict[str, Any] = {}
+    needs: dict[str, Any] = {argument: set() for argument in COLLECTED.values()}
     for check in checks:
-        if "postconf" in check:
-            needs["postconf"].add(check["postconf"])
-            if check.get("service"):
-                args["postconf_services"] = True
-        elif "doveconf" in check:
-            needs["doveconf"].add(check["doveconf"])
-        elif "nft" in check:
-            args["nft_table"] = True
-        elif "listening" in check:
-            args["listening"] = True
-        elif "file" in check:
-            needs["files"].add(check["file"])
-        elif "certificate" in check:
-            needs["certificates"].add(check["certificate"])
-        elif "unit" in check:
-            needs["units"].add(check["unit"])
-        elif "fail2ban" in check:
-            args["fail2ban"] = True
-        elif "config_check" in check:
-            needs["config_checks"].add(check["config_check"])
-        elif "probe" in check:
-            needs["probes"].add(check["probe"])
-    return {**{key: sorted(value) for key, value in needs.items()}, **args}
+        source = next((key for key in (*COLLECTED, *FLAGS) if key in check), None)
+        if source in COLLECTED:
+            needs[COLLECTED[source]].add(check[source])
+        elif source in FLAGS:
+            needs[FLAGS[source]] = True
+        if source == "postconf" and check.get("service"):
+            needs["postconf_services"] = True
+        if source == "dns" and check["dns"] == "tlsa_covers_served":
+            needs["probes"].add("smtp:25")  # the key served on 25, against the served TLSA records
+    return {key: sorted(value) if isinstance(value, set) else value for key, value in needs.items()}
 
 
 def source_address(address: str) -> str:
@@ -198,9 +191,22 @@ class ActionModule(ActionBase):
                     unreachable = f"{probe} timed out, the host drops this auditor ({auditor})"
         return probes
 
+    @staticmethod
+    def _dns(generated: dict | None, server: str) -> dict:
+        """The domain's records as SERVER serves them, against those mail_dns generated (read from the host)."""
+        if not server:
+            return {"skipped": "not compared: no DNS server to ask (mail_audit_dns_server)"}
+        if not generated:
+            return {}
+        return audit_probes.probe_dns(server, generated.get("records", []))
+
     def _module_args(self, needs: dict, templar: Any, probing: bool) -> tuple[dict, str]:
         """The arguments of mail_audit_facts for NEEDS, and the path of the host's lab CA when the probes need it."""
-        module_args = {key: value for key, value in needs.items() if key != "probes" and value}
+        module_args = {key: value for key, value in needs.items() if key not in ("probes", "dns") and value}
+        if needs.get("dns"):
+            module_args["dns_records"] = str(
+                templar.template(trust_as_template("{{ mail_dns_output_dir }}/{{ mail_dns_domain }}.json"))
+            )
         if module_args.pop("nft_table", False):
             module_args["nft_table"] = str(templar.template(trust_as_template("{{ mail_firewall_table }}")))
         if "opendkim" in needs["config_checks"]:
@@ -256,6 +262,8 @@ class ActionModule(ActionBase):
         relay_safe = covered(auditor, ignored) or not postfix_jail
         probes = self._probes(needs["probes"], address, tls_name, ca_pem, relay_safe=relay_safe, auditor=auditor)
         evidence["probes"] = probes
+        if needs.get("dns"):
+            evidence["dns"] = self._dns(evidence.get("dns_records"), str(args.get("dns_server") or ""))
 
         results = [audit.evaluate_control(control, definition, evidence) for control, definition in judged]
         host = task_vars.get("inventory_hostname", "?")

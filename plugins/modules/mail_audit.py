@@ -33,6 +33,12 @@ options:
         from the host; a public certificate), else the controller's trust store.
     type: str
     default: ""
+  dns_server:
+    description:
+      - The DNS server (an address) asked, from the controller, for the records mail_dns generated for the domain
+        (read from the host); empty, the DNS controls say they were not compared.
+    type: str
+    default: ""
   journal_since:
     description: The window of the activity counts (C(journalctl --since)), e.g. C(-24h); empty for none.
     type: str

@@ -86,6 +86,12 @@ options:
     description: The ruleset file C(config_checks=nftables) checks.
     type: path
     default: /etc/mailfort/firewall.nft
+  dns_records:
+    description:
+      - The records mail_dns generated for the domain (its C(<domain>.json) under C(mail_dns_output_dir)), to compare
+        with what the domain's DNS serves; empty for none. Public data (records only, never a key).
+    type: path
+    default: ""
   journal_since:
     description:
       - Count the security events of the journal since this time (C(journalctl --since), e.g. C(-24h)); empty for
@@ -166,6 +172,10 @@ config_checks:
   description: Check -> C(passed) and C(output) (the first lines the check printed).
   returned: always
   type: dict
+dns_records:
+  description: The parsed C(<domain>.json) of O(dns_records) (C(domain), C(records)), or null when it is missing.
+  returned: when O(dns_records) is set
+  type: dict
 journal:
   description: Event -> C(count) and C(sources) (address -> count, the ten most frequent).
   returned: when O(journal_since) is set
@@ -196,25 +206,25 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 CHECK_OUTPUT_LINES = 5
 # The journal's security events: what each counts, and the expression that finds one line of it (the source address
 # in group "source" where the line names one). Only counts and addresses leave the host.
+_IP = r"(?P<source>[0-9a-fA-F:.]+)"
 JOURNAL_EVENTS = {
-    "smtp_auth_failed": re.compile(
-        r"postfix/\S+\[\d+\]: warning: [^\[]*\[(?P<source>[0-9a-fA-F:.]+)\]: SASL \S+ "
-        r"authentication failed"
-    ),
+    # Postfix's SASL: "warning: unknown[192.0.2.7]: SASL PLAIN authentication failed: ...".
+    "smtp_auth_failed": re.compile(rf"postfix/\S+\[\d+\]: warning: [^\[\s]*\[{_IP}\]: SASL \S+ authentication failed"),
+    # Dovecot's auth process for its own login processes (the ones with a session id, so Postfix's SASL requests do
+    # not count twice): 2.3 "auth: passwd-file(user,192.0.2.7,<id>): Password mismatch", 2.4
+    # "auth(user,192.0.2.7,sasl:plain)<id>: slot1: Password mismatch".
     "dovecot_auth_failed": re.compile(
-        r"(?:imap|pop3)-login: .*(?:auth failed|Authentication failure).*"
-        r"rip=(?P<source>[0-9a-fA-F:.]+)"
+        rf"auth(?:: [\w-]+\([^,()]*,{_IP},<[^>]+>\)|\([^,()]*,(?P<source2>[0-9a-fA-F:.]+),[^()]*\)<[^>]+>): "
+        r"(?:[\w-]+: )?(?:unknown user|Password mismatch|(?:[Ii]nvalid|[Uu]nknown) credentials)"
     ),
-    "relay_refused": re.compile(
-        r"NOQUEUE: reject: RCPT from [^\[]*\[(?P<source>[0-9a-fA-F:.]+)\]: 454 4\.7\.1 "
-        r".*Relay access denied"
-    ),
-    "quota_refused": re.compile(r"reject: END-OF-MESSAGE from [^\[]*\[(?P<source>[0-9a-fA-F:.]+)\]: .*quota"),
-    "fail2ban_ban": re.compile(r"fail2ban\.actions.*\] Ban (?P<source>[0-9a-fA-F:.]+)"),
-    "fail2ban_unban": re.compile(r"fail2ban\.actions.*\] Unban (?P<source>[0-9a-fA-F:.]+)"),
-    "firewall_drop": re.compile(r"mailfort drop: .*SRC=(?P<source>[0-9a-fA-F:.]+)"),
+    "relay_refused": re.compile(rf"NOQUEUE: reject: RCPT from [^\[\s]*\[{_IP}\]: \d{{3}} [\d.]+ .*Relay access denied"),
+    "quota_refused": re.compile(rf"reject: END-OF-MESSAGE from [^\[\s]*\[{_IP}\]: 451 4\.7\.1 ", re.IGNORECASE),
+    # fail2ban's own notices: "[sshd] Ban 192.0.2.7"; "Restore Ban" after a restart is no new ban.
+    "fail2ban_ban": re.compile(rf"fail2ban.*\[[^\]\s]+\]\s+Ban\s+{_IP}"),
+    "fail2ban_unban": re.compile(rf"fail2ban.*\[[^\]\s]+\]\s+Unban\s+{_IP}"),
 }
 JOURNAL_TOP_SOURCES = 10
+JOURNAL_UNITS = ("postfix*", "dovecot.service", "fail2ban.service", "mailfort-quota.service")
 
 
 class Reader:
@@ -477,7 +487,10 @@ def read_journal(reader: Reader, since: str) -> dict:
     journalctl = reader.program("journalctl")
     if journalctl is None:
         return {}
-    _, out, _ = reader.run([journalctl, "--no-pager", "--quiet", "-o", "short", "--since", since])
+    # The mail daemons' and fail2ban's own lines only: another unit's line may quote these messages (a module's
+    # logged arguments holding a fail2ban filter's examples).
+    units = [arg for unit in JOURNAL_UNITS for arg in ("-u", unit)]
+    _, out, _ = reader.run([journalctl, "--no-pager", "--quiet", "-o", "short", "--since", since, *units])
     counts = {event: Counter() for event in JOURNAL_EVENTS}
     totals = Counter()
     for line in out.splitlines():
@@ -485,7 +498,8 @@ def read_journal(reader: Reader, since: str) -> dict:
             match = pattern.search(line)
             if match:
                 totals[event] += 1
-                counts[event][match.group("source")] += 1
+                found = match.groupdict()
+                counts[event][found.get("source") or found.get("source2")] += 1
     return {
         event: {"count": totals[event], "sources": dict(counts[event].most_common(JOURNAL_TOP_SOURCES))}
         for event in JOURNAL_EVENTS
@@ -514,6 +528,7 @@ def main() -> None:
             "opendkim_configs": {"type": "list", "elements": "path", "default": []},
             "nftables_file": {"type": "path", "default": "/etc/mailfort/firewall.nft"},
             "journal_since": {"type": "str", "default": ""},
+            "dns_records": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -537,6 +552,12 @@ def main() -> None:
     result["config_checks"] = read_config_checks(reader, params)
     if params["journal_since"]:
         result["journal"] = read_journal(reader, params["journal_since"])
+    if params["dns_records"]:
+        try:
+            with open(params["dns_records"], encoding="utf-8") as handle:
+                result["dns_records"] = json.load(handle)
+        except (OSError, ValueError):
+            result["dns_records"] = None
     result["missing"] = reader.missing
     module.exit_json(**result)
 

@@ -26,6 +26,7 @@ import re
 from typing import Any
 
 SOURCES = (
+    "dns",
     "postconf",
     "doveconf",
     "nft",
@@ -59,8 +60,14 @@ STATUSES = ("pass", "fail", "waived", "not applicable")
 # A value an evidence line shows at most.
 SHOWN_MAX = 200
 _MISSING = object()
-# A probe the audit chose not to run (it would have counted against the auditor): the check is not judged.
-_SKIPPED = object()
+
+
+class Skipped:
+    """Evidence the audit chose not to gather (a probe that would count against the auditor, DNS without a
+    resolver): the check is not judged, and REASON says why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
 class AuditDefinitionError(ValueError):
@@ -284,10 +291,35 @@ def _probe(check: dict, evidence: dict) -> tuple[str, Any]:
     if found is None:
         return what, _MISSING
     if "skipped" in found:
-        return what, _SKIPPED
+        return what, Skipped(found["skipped"])
     if "error" in found and field not in found:
         return what, f"error: {found['error']}"
     return what, found.get(field, _MISSING) if field else found
+
+
+DNS_AGREE = "served as generated"
+
+
+def _dns(check: dict, evidence: dict) -> tuple[str, Any]:
+    """The domain's records of one kind (a TXT tag such as v=spf1, or a type such as TLSA) as its DNS serves them,
+    against those mail_dns generated; or, for tlsa_covers_served, whether a served TLSA 3 1 1 record holds the key of
+    the certificate served on port 25."""
+    found, kind = evidence.get("dns") or {}, check["dns"]
+    if "skipped" in found:
+        return f"DNS {kind}", Skipped(found["skipped"])
+    if kind == "tlsa_covers_served":
+        spki = evidence.get("probes", {}).get("smtp:25", {}).get("spki_sha256", "")
+        served = [value for key, r in found.items() if key.endswith(" TLSA") for value in r.get("served", [])]
+        return "DNS TLSA holds the key served on 25", bool(spki) and f"3 1 1 {spki}" in served
+    records = {key: r for key, r in found.items() if r.get("match") == kind.lower() or key.endswith(f" {kind}")}
+    if not records:
+        return f"DNS {kind}", _MISSING
+    problems = [
+        f"{key}: {r['error']}" if "error" in r else f"{key}: served {r['served']}, generated {r['expected']}"
+        for key, r in records.items()
+        if not r.get("agree")
+    ]
+    return f"DNS {kind} ({len(records)} records)", "; ".join(problems) or DNS_AGREE
 
 
 def _value(check: dict, evidence: dict) -> tuple[str, Any]:
@@ -305,6 +337,7 @@ LOOKUPS = {
     "fail2ban": _fail2ban,
     "config_check": _config_check,
     "probe": _probe,
+    "dns": _dns,
     "value": _value,
 }
 
@@ -401,9 +434,8 @@ def evaluate_check(check: dict, evidence: dict) -> dict:
     label = check.get("label", what)
     if value is _MISSING:
         return {"what": label, "seen": "absent", "wanted": wanted, "passed": False}
-    if value is _SKIPPED:
-        found = evidence.get("probes", {}).get(check.get("probe"), {})
-        return {"what": label, "seen": found.get("skipped", "not probed"), "wanted": wanted, "passed": None}
+    if isinstance(value, Skipped):
+        return {"what": label, "seen": value.reason, "wanted": wanted, "passed": None}
     passed = all(expectation_holds(name, w, value) for name, w in expectations.items())
     return {"what": label, "seen": show(value), "wanted": wanted, "passed": passed}
 

@@ -19,7 +19,9 @@ A probe is named `kind:port`:
 
 from __future__ import annotations
 
+import hashlib
 import imaplib
+import re
 import smtplib
 import socket
 import ssl
@@ -55,8 +57,25 @@ def permissive_context(version: ssl.TLSVersion) -> ssl.SSLContext:
     return context
 
 
+def spki_sha256(der: bytes | None) -> str:
+    """The SHA-256 of a certificate's SubjectPublicKeyInfo, as a TLSA 3 1 1 record holds it."""
+    if not der:
+        return ""
+    try:
+        from cryptography import x509  # noqa: PLC0415 - the controller's requirement, needed only here
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: PLC0415
+    except ImportError:
+        return ""
+    key = x509.load_der_x509_certificate(der).public_key()
+    return hashlib.sha256(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)).hexdigest()
+
+
 def tls_facts(sock: ssl.SSLSocket) -> dict:
-    return {"tls_version": sock.version(), "cipher": sock.cipher()[0] if sock.cipher() else None}
+    return {
+        "tls_version": sock.version(),
+        "cipher": sock.cipher()[0] if sock.cipher() else None,
+        "spki_sha256": spki_sha256(sock.getpeercert(binary_form=True)),
+    }
 
 
 def _verified_tls(wrap, context: ssl.SSLContext) -> dict:
@@ -270,3 +289,42 @@ def run_probe(probe: str, address: str, name: str, ca_pem: str | None) -> dict:
         return PROBES[kind](address, name, int(port_text), ca_pem, mode)
     except (OSError, smtplib.SMTPException, imaplib.IMAP4.error, ssl.SSLError) as e:
         return {"error": f"{type(e).__name__}: {e}"}
+
+
+def _served(server: str, name: str, rdtype: str, timeout: float) -> list[str]:
+    import dns.message  # noqa: PLC0415 - dnspython, the controller's requirement, needed only here
+    import dns.query  # noqa: PLC0415
+    import dns.rdatatype  # noqa: PLC0415
+
+    response = dns.query.udp(dns.message.make_query(name, rdtype), server, timeout=timeout)
+    wanted = dns.rdatatype.from_text(rdtype)
+    return [rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset]
+
+
+def _txt_joined(value: str) -> str:
+    """A TXT record's presentation form ("a" "b") as the one string it stands for (ab)."""
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', value)
+    return "".join(parts) if parts else value
+
+
+def probe_dns(server: str, records: list[dict], timeout: float = 5) -> dict:
+    """Each generated record (mail_dns's JSON) against what SERVER serves: name and type -> expected, served (of
+    the same kind: a TXT record of another owner at the name is left out) and whether they agree."""
+    found = {}
+    for record in records:
+        key = f"{record['name']} {record['type']}"
+        match = (record.get("match") or "").lower()
+        try:
+            served = _served(server, record["name"], record["type"], timeout)
+        except Exception as e:
+            found[key] = {"error": f"{type(e).__name__}: {e}", "match": match}
+            continue
+        if record["type"] == "TXT":
+            expected = sorted(_txt_joined(value) for value in record["values"])
+            served = sorted(_txt_joined(value) for value in served)
+            served = [text for text in served if not match or text.lower().startswith(match)]
+        else:
+            expected = sorted(" ".join(value.lower().split()) for value in record["values"])
+            served = sorted(" ".join(value.lower().split()) for value in served)
+        found[key] = {"expected": expected, "served": served, "agree": expected == served, "match": match}
+    return found

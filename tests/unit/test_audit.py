@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_report
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_probes, audit_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = yaml.safe_load((ROOT / "controls.yml").read_text())["controls"]
@@ -343,3 +343,65 @@ def test_markdown_lists_failures_first_with_their_remediation(report):
     assert rows[0].startswith("| PFX-01")
     assert "| fail |" in rows[0]
     assert "smtp auth failed: 3 (top: 192.0.2.7 (3))" in text
+
+
+DNS = {
+    "lab.example. TXT": {
+        "expected": ["v=spf1 mx -all"],
+        "served": ["v=spf1 mx -all"],
+        "agree": True,
+        "match": "v=spf1",
+    },
+    "_dmarc.lab.example. TXT": {"expected": ["v=DMARC1; p=reject"], "served": [], "agree": False, "match": "v=dmarc1"},
+    "_25._tcp.mx.lab.example. TLSA": {
+        "expected": ["3 1 1 ab"],
+        "served": ["3 1 1 ab", "3 1 1 cd"],
+        "agree": False,
+        "match": "",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "seen", "passed"),
+    [
+        ("v=spf1", "served as generated", True),
+        ("v=DMARC1", "_dmarc.lab.example. TXT: served [], generated ['v=DMARC1; p=reject']", False),
+        ("TLSA", "_25._tcp.mx.lab.example. TLSA: served ['3 1 1 ab', '3 1 1 cd'], generated ['3 1 1 ab']", False),
+        ("v=TLSRPTv1", "absent", False),
+    ],
+)
+def test_dns_records_are_judged_served_against_generated(kind, seen, passed):
+    line = audit.evaluate_check({"dns": kind, "equals": "served as generated"}, {"dns": DNS})
+    assert line["passed"] is passed
+    assert line["seen"] == seen
+
+
+def test_dns_without_a_server_is_not_judged_and_says_why():
+    line = audit.evaluate_check({"dns": "v=spf1", "equals": "served as generated"}, {"dns": {"skipped": "no server"}})
+    assert line["passed"] is None
+    assert line["seen"] == "no server"
+
+
+@pytest.mark.parametrize(("spki", "passed"), [("cd", True), ("ef", False), ("", False)])
+def test_a_served_tlsa_record_must_hold_the_key_served_on_port_25(spki, passed):
+    evidence = {"dns": DNS, "probes": {"smtp:25": {"spki_sha256": spki}}}
+    assert audit.evaluate_check({"dns": "tlsa_covers_served", "equals": True}, evidence)["passed"] is passed
+
+
+def test_probe_dns_compares_only_records_of_the_same_kind(monkeypatch):
+    served = {
+        ("lab.example.", "TXT"): ['"v=spf1 mx " "-all"', '"google-site-verification=x"'],
+        ("_25._tcp.mx.lab.example.", "TLSA"): ["3 1 1 AB"],
+    }
+    monkeypatch.setattr(audit_probes, "_served", lambda server, name, rdtype, timeout: served[(name, rdtype)])
+    found = audit_probes.probe_dns(
+        "192.0.2.53",
+        [
+            {"name": "lab.example.", "type": "TXT", "values": ['"v=spf1 mx -all"'], "match": "v=spf1"},
+            {"name": "_25._tcp.mx.lab.example.", "type": "TLSA", "values": ["3 1 1 ab"]},
+        ],
+    )
+    assert found["lab.example. TXT"]["agree"] is True
+    assert found["lab.example. TXT"]["served"] == ["v=spf1 mx -all"]
+    assert found["_25._tcp.mx.lab.example. TLSA"]["agree"] is True

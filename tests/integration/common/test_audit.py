@@ -10,15 +10,21 @@ controller (10.89.60.1), the lab's gateway, as they would from an admin's machin
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsigkeyring
+import dns.update
 import pytest
 from conftest import MANAGED_TREES
 from harness import tree_state
-from lab import CREDENTIALS, MX1, MX2, TSIG_SECRET
+from lab import ADDRESSES, CREDENTIALS, DOMAIN, MX1, MX2, NAMESERVER, TSIG_SECRET
 
 pytestmark = pytest.mark.mutator
 
@@ -121,3 +127,60 @@ def test_an_acknowledged_weakening_is_waived_and_report_only_does_not_fail(run_p
     assert run.returncode == 0, run.output[-3000:]
     assert _statuses(document, MX1)["PFX-10"] == "waived"
     assert f"{MX1}: {CONTROLS} controls, {CONTROLS - 1} pass, 1 waived, 0 n/a, 0 fail" in run.output
+
+
+def test_a_certificate_about_to_expire_fails_only_its_control(run_playbook, tmp_path):
+    # The same key and names, signed by the lab CA for 5 days: the chain still verifies, TLSA still matches, only
+    # the expiry is wrong. The originals are put back (and the daemons reloaded) whatever happens.
+    tls = "/etc/ssl/mailfort"
+    replace = (
+        f"cd {tls} && cp -p cert.pem /root/audit-cert.pem && cp -p fullchain.pem /root/audit-fullchain.pem"
+        " && openssl x509 -x509toreq -copy_extensions copyall -in cert.pem -signkey private/key.pem -out /root/a.csr"
+        " && openssl x509 -req -in /root/a.csr -copy_extensions copyall -days 5 -CA lab-ca/ca.pem"
+        " -CAkey lab-ca/private/ca-key.pem -set_serial 4242 -out /root/a.pem"
+        " && sed '1,/END CERTIFICATE/d' fullchain.pem > /root/a-rest.pem"
+        " && cat /root/a.pem > cert.pem && cat /root/a.pem /root/a-rest.pem > fullchain.pem"
+        " && postfix reload && systemctl reload dovecot"
+    )
+    restore = (
+        f"cp -p /root/audit-cert.pem {tls}/cert.pem && cp -p /root/audit-fullchain.pem {tls}/fullchain.pem"
+        " && rm -f /root/audit-*.pem /root/a.csr /root/a.pem /root/a-rest.pem"
+        " && postfix reload && systemctl reload dovecot"
+    )
+    try:
+        _sh(MX1, replace)
+        run, document = _audit(run_playbook, tmp_path, "-l", MX1)
+    finally:
+        _sh(MX1, restore)
+    assert run.returncode != 0
+    statuses = _statuses(document, MX1)
+    assert {control for control, status in statuses.items() if status == "fail"} == {"TLS-05"}
+    reason = next(c["reason"] for c in document["hosts"][0]["controls"] if c["id"] == "TLS-05")
+    assert re.search(r"days until the server certificate expires: [45] \(wanted at least 14\)", reason), reason
+
+
+def _dmarc_update(action: str, values: list) -> None:
+    """Delete or add the domain's DMARC TXT rdata at the lab's BIND, signed as mail_dns signs its updates."""
+    update = dns.update.UpdateMessage(
+        DOMAIN, keyring=dns.tsigkeyring.from_text({"mailfort-update": TSIG_SECRET}), keyalgorithm="hmac-sha256"
+    )
+    for rdata in values:
+        getattr(update, action)(f"_dmarc.{DOMAIN}.", *((3600,) if action == "add" else ()), rdata)
+    response = dns.query.tcp(update, ADDRESSES[NAMESERVER], timeout=10)
+    assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
+
+
+def test_a_record_the_domain_no_longer_serves_fails_its_dns_control(run_playbook, tmp_path):
+    answer = dns.query.udp(dns.message.make_query(f"_dmarc.{DOMAIN}.", "TXT"), ADDRESSES[NAMESERVER], timeout=10)
+    published = [rdata for rrset in answer.answer for rdata in rrset]
+    assert published, "the lab's DNS serves no DMARC record to withdraw"
+    try:
+        _dmarc_update("delete", published)
+        run, document = _audit(run_playbook, tmp_path, "-l", MX1)
+    finally:
+        _dmarc_update("add", published)
+    assert run.returncode != 0
+    failed = {control for control, status in _statuses(document, MX1).items() if status == "fail"}
+    assert failed == {"DNS-03"}
+    reason = next(c["reason"] for c in document["hosts"][0]["controls"] if c["id"] == "DNS-03")
+    assert f"_dmarc.{DOMAIN}. TXT: served []" in reason
