@@ -8,7 +8,7 @@ host's variables layered as a play of the roles would see them: each role's defa
 roles' own vars. So an audit judges a host against what site.yml would have made of it, without running a role.
 
 The evidence of the host comes from one call of the module mail_audit_facts (asked only for what the controls
-need); the network's from the controller (plugin_utils/audit_probes.py), a dozen connections or so per host.
+need); the network's from the controller (plugin_utils/audit_probes.py), at most 18 connections per host.
 
 Arguments:
   catalogue:  path of controls.yml; default: the collection's own.

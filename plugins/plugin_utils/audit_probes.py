@@ -3,7 +3,7 @@
 
 Each probe opens one connection (a TLS version probe one per version), says EHLO or asks for CAPABILITY, and quits
 without sending mail or a password: an audit must never trip the host's meters or fail2ban. A whole audit of one
-host opens about a dozen connections, well under the firewall's burst and Postfix's per-client limits (README:
+host opens at most 18 connections, under the firewall's burst and Postfix's per-client limits (README:
 "Auditing a host").
 
 A probe is named `kind:port`:

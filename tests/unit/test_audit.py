@@ -405,3 +405,16 @@ def test_probe_dns_compares_only_records_of_the_same_kind(monkeypatch):
     assert found["lab.example. TXT"]["agree"] is True
     assert found["lab.example. TXT"]["served"] == ["v=spf1 mx -all"]
     assert found["_25._tcp.mx.lab.example. TLSA"]["agree"] is True
+
+
+def test_the_catalogues_probes_stay_under_the_default_meters():
+    """Every probe the catalogue can ask for, all at once: per port at most 5 connections and 18 in all, under the
+    firewall's default burst (mail_firewall_rate_limit_burst: 30) and Postfix's default per-client rate (60 a minute
+    and service), so that an audit never meets the meters it audits."""
+    probes = {check["probe"] for control in CATALOGUE for check in control["audit"]["checks"] if "probe" in check}
+    connections: dict[str, int] = {}
+    for probe in probes:
+        port = probe.rpartition(":")[2]
+        connections[port] = connections.get(port, 0) + (len(audit_probes.VERSIONS) if probe.startswith("tls:") else 1)
+    assert max(connections.values()) <= 5, connections
+    assert sum(connections.values()) <= 18, connections
