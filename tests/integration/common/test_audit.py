@@ -83,22 +83,34 @@ def _sh(host, command: str) -> None:
     subprocess.run(["podman", "exec", host, "sh", "-c", command], check=True, capture_output=True, text=True)
 
 
+def _out(host, command: str) -> str:
+    return subprocess.run(
+        ["podman", "exec", host, "sh", "-c", command], check=True, capture_output=True, text=True
+    ).stdout
+
+
 def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook, tmp_path):
     # AUTH before TLS on 587 (a master.cf edit), a port opened in the firewall's table, a jail stopped.
     weaken = (
-        "postconf -P submission/inet/smtpd_tls_auth_only=no && postfix reload"
+        "cp -p /etc/postfix/master.cf /root/audit-master.cf"
+        " && postconf -P submission/inet/smtpd_tls_auth_only=no && postfix reload"
         " && nft insert rule inet mailfort input tcp dport 8080 accept"
         " && fail2ban-client stop sshd"
     )
     restore = (
-        "postconf -P submission/inet/smtpd_tls_auth_only=yes; postfix reload;"
+        # The file byte for byte as the role installed it (postconf -P would rewrite its layout), and its mtime.
+        "cp -p /root/audit-master.cf /etc/postfix/master.cf && rm -f /root/audit-master.cf; postfix reload;"
         " nft -f /etc/mailfort/firewall.nft; systemctl restart fail2ban"
     )
+    master = "sha256sum /etc/postfix/master.cf; stat -c %Y /etc/postfix/master.cf"
+    untouched = _out(MX1, master)
     try:
         _sh(MX1, weaken)
         run, document = _audit(run_playbook, tmp_path)
     finally:
         _sh(MX1, restore)
+    # Later tests compare /etc/postfix with what the role installed: it is back as it was.
+    assert _out(MX1, master) == untouched
     assert run.returncode != 0
     failed = {control for control, status in _statuses(document, MX1).items() if status == "fail"}
     assert failed == {"PFX-01", "FW-01", "BAN-01"}
