@@ -20,11 +20,14 @@ Arguments:
   dns_server: the DNS server asked for the domain's records, compared with those mail_dns generated (read from the
               host); empty: the DNS controls say they were not compared.
   journal_since: the window of the activity counts (journalctl --since), e.g. -24h; empty: none.
+  drift_run:  the result (rc, stdout, stderr) of `site.yml --check --diff` run with the callback mail_drift, for all
+              the play's hosts; absent or skipped: drift is not reported.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import time
 from pathlib import Path
@@ -34,7 +37,7 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_probes
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_drift, audit_probes
 
 MODULE = "mailfort.mail.mail_audit_facts"
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +155,7 @@ class ActionModule(ActionBase):
                 definition = {
                     **{
                         key: plain(templar.template(trusted(entry[key])))
-                        for key in ("not_applicable", "waived", "remediation")
+                        for key in ("not_applicable", "waived", "remediation", "drift_files")
                         if key in entry
                     },
                     "applies_when": applies,
@@ -199,6 +202,33 @@ class ActionModule(ActionBase):
         if not generated:
             return {}
         return audit_probes.probe_dns(server, generated.get("records", []))
+
+    @staticmethod
+    def _drift(run: Any, host: str, judged: list[tuple[dict, dict]]) -> dict | None:
+        """HOST's part of the drift run, each change with the controls it touches; None when none was run."""
+        if not isinstance(run, dict) or run.get("skipped") or "rc" not in run:
+            return None
+        report = None
+        for line in reversed(str(run.get("stdout", "")).splitlines()):
+            if line.startswith('{"hosts"'):
+                try:
+                    report = json.loads(line)
+                except ValueError:
+                    continue
+                break
+        if report is None:
+            said = [line for line in str(run.get("stderr", "")).splitlines() if line.strip()][-3:]
+            return {
+                "error": f"site.yml --check --diff gave no report (exit {run.get('rc')}): {' '.join(said)}"[:800],
+                "changes": [],
+            }
+        drift = audit_drift.plain_drift(report.get("hosts", {}).get(host))
+        controls = [
+            (control["id"], audit.expand_checks(definition["checks"]), list(definition.get("drift_files", [])))
+            for control, definition in judged
+        ]
+        drift["changes"] = audit_drift.controls_touched(drift["changes"], controls)
+        return drift
 
     def _module_args(self, needs: dict, templar: Any, probing: bool) -> tuple[dict, str]:
         """The arguments of mail_audit_facts for NEEDS, and the path of the host's lab CA when the probes need it."""
@@ -267,12 +297,21 @@ class ActionModule(ActionBase):
 
         results = [audit.evaluate_control(control, definition, evidence) for control, definition in judged]
         host = task_vars.get("inventory_hostname", "?")
+        drift = self._drift(args.get("drift_run"), host, judged)
+        for control in results:
+            touching = [c for c in (drift or {}).get("changes", []) if control["id"] in c["controls"]]
+            if touching:
+                control["drift"] = [{key: c[key] for key in ("role", "task", "path", "lines")} for c in touching]
+        summary = audit.summarise(host, results)
+        if drift is not None:
+            summary["drift"] = audit_drift.drift_summary(drift)
         result.update(
             {
                 "changed": False,
                 "host": host,
                 "controls": results,
-                "summary": audit.summarise(host, results),
+                "summary": summary,
+                "drift": drift,
                 "activity": evidence.get("journal", {}),
                 "versions": evidence.get("versions", {}),
                 "missing_programs": evidence.get("missing", []),

@@ -43,6 +43,14 @@ options:
     description: The window of the activity counts (C(journalctl --since)), e.g. C(-24h); empty for none.
     type: str
     default: ""
+  drift_run:
+    description:
+      - The registered result (C(rc), C(stdout), C(stderr)) of C(site.yml --check --diff) run for the play's hosts
+        with the stdout callback C(mailfort.mail.mail_drift), as playbooks/audit.yml runs it when
+        C(mailfort_audit_drift) is true. Each change it reports for this host is mapped onto the controls that name
+        its file or setting.
+      - Absent, or a skipped task's result, and drift is not reported.
+    type: dict
   catalogue:
     description: The catalogue to judge by; default the collection's C(controls.yml).
     type: path
@@ -113,6 +121,22 @@ controls:
       type: str
       returned: always
       sample: playbooks/postfix_hardening.yml
+    drift:
+      description: The changes of RV(drift) that touch this control (C(role), C(task), C(path), C(lines)).
+      type: list
+      elements: dict
+      returned: when a change of the drift run touches the control
+drift:
+  description:
+    - What C(site.yml --check --diff) would change on the host; null when O(drift_run) was not given.
+    - C(error) says why it could not tell (empty when it could); C(changes) lists C(role), C(task), C(path),
+      C(differs), C(lines) (the diff without context, at most 20 a file, no secret file's content), C(keys) (the
+      settings those lines set) and C(controls) (the ids of the controls that name the file or a setting).
+  returned: always
+  type: dict
+  sample: {"error": "", "changes": [{"role": "postfix_hardening", "task": "config | Render, check and install",
+           "path": "/etc/postfix/main.cf", "differs": ["content"], "keys": ["smtpd_tls_auth_only"],
+           "lines": ["-smtpd_tls_auth_only = no", "+smtpd_tls_auth_only = yes"], "controls": ["PFX-01"]}]}
 summary:
   description: The host and the count of each status.
   returned: always

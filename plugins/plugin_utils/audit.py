@@ -98,9 +98,13 @@ def definition_problems(control: dict) -> list[str]:
     if not isinstance(audit, dict):
         return [f"{where} is missing: every control needs an audit check"]
     problems = []
-    unknown = sorted(set(audit) - {"checks", "applies_when", "not_applicable", "waived_when", "waived", "remediation"})
+    known = {"checks", "applies_when", "not_applicable", "waived_when", "waived", "remediation", "drift_files"}
+    unknown = sorted(set(audit) - known)
     if unknown:
         problems.append(f"{where} has unknown keys {unknown}")
+    drift_files = audit.get("drift_files", [])
+    if not isinstance(drift_files, list) or not all(isinstance(item, str) and item for item in drift_files):
+        problems.append(f"{where}.drift_files must be a list of path globs (the files a drift of this control is in)")
     checks = audit.get("checks")
     if not isinstance(checks, list) or not checks:
         problems.append(f"{where}.checks must be a non-empty list")
@@ -499,8 +503,9 @@ def summarise(host: str, results: list[dict]) -> dict:
 
 
 def summary_line(summary: dict) -> str:
-    """`mx1: 49 controls, 46 pass, 1 waived, 1 n/a, 1 fail`."""
-    return (
+    """`mx1: 49 controls, 46 pass, 1 waived, 1 n/a, 1 fail`, then `; drift: 2 changes` when drift was asked for."""
+    line = (
         f"{summary['host']}: {summary['controls']} controls, {summary['pass']} pass, {summary['waived']} waived, "
         f"{summary['not applicable']} n/a, {summary['fail']} fail"
     )
+    return f"{line}; {summary['drift']}" if summary.get("drift") else line

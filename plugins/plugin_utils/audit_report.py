@@ -44,6 +44,7 @@ def document(hosts: list[dict], generated: str, catalogue: str) -> dict:
                 "seconds": host.get("seconds", {}),
                 "probed": host.get("probed", {}),
                 "activity": host.get("activity", {}),
+                "drift": host.get("drift"),
                 "controls": host["controls"],
             }
             for host in hosts
@@ -57,6 +58,28 @@ def to_json(doc: dict) -> str:
 
 def _evidence_text(control: dict) -> str:
     return "; ".join(f"{line['what']}: {line['seen']}" for line in control["evidence"]) or control["reason"]
+
+
+def _drift_text(change: dict) -> str:
+    """One change site.yml would make: `/etc/postfix/main.cf (postfix_hardening: task)`."""
+    where = change["path"] or "no file"
+    return f"{where} ({change['role'] or 'play'}: {change['task']})"
+
+
+def drift_lines(drift: dict | None) -> list[str]:
+    """What a host's drift says, a line each, for Markdown and the terminal; empty when drift was not asked for."""
+    if not drift:
+        return []
+    if drift.get("error"):
+        return [f"drift not compared: {drift['error']}"]
+    if not drift.get("changes"):
+        return ["no drift: site.yml --check --diff would change nothing"]
+    lines = []
+    for change in drift["changes"]:
+        controls = ", ".join(change.get("controls", [])) or "no control names this file"
+        lines.append(f"{_drift_text(change)}: {', '.join(change['differs'])} [{controls}]")
+        lines += [f"    {line}" for line in change["lines"]]
+    return lines
 
 
 def to_markdown(doc: dict) -> str:
@@ -84,6 +107,9 @@ def to_markdown(doc: dict) -> str:
             for event, found in activity.items():
                 top = ", ".join(f"{source} ({count})" for source, count in found["sources"].items())
                 lines.append(f"- {event.replace('_', ' ')}: {found['count']}" + (f" (top: {top})" if top else ""))
+        drift = drift_lines(host.get("drift"))
+        if drift:
+            lines += ["", "Drift (what `site.yml --check --diff` would change):", "", "```", *drift, "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -112,7 +138,8 @@ def to_junit(doc: dict) -> str:
                 failure.text = f"{control['reason']}\nremediation: {control['remediation']}"
             elif control["status"] in ("waived", "not applicable"):
                 ElementTree.SubElement(case, "skipped", message=f"{control['status']}: {control['reason']}")
-            ElementTree.SubElement(case, "system-out").text = _evidence_text(control)
+            drift = "".join(f"\ndrift: {_drift_text(change)}" for change in control.get("drift", []))
+            ElementTree.SubElement(case, "system-out").text = _evidence_text(control) + drift
     ElementTree.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
 
@@ -220,14 +247,45 @@ def to_html(doc: dict) -> str:
                 )
                 reason = f"<p>{e(control['reason'])}</p>" if control["reason"] else ""
                 fix = f"<p>Remediation: {e(control['remediation'])}</p>" if control["status"] == "fail" else ""
+                fix += "".join(f"<p>Drift: <code>{e(_drift_text(c))}</code></p>" for c in control.get("drift", []))
                 out.append(
                     f'<tr class="{_status_class(control["status"])}"><td>{e(control["id"])} {e(control["title"])}</td>'
                     f"<td>{e(control['status'])}</td><td>{reason}{fix}<details><summary>evidence</summary>"
                     f"<ul>{evidence}</ul></details></td></tr>"
                 )
             out.append("</table>")
+        out += _html_activity(host.get("activity") or {}) + _html_drift(host.get("drift"))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _html_activity(activity: dict) -> list[str]:
+    if not activity:
+        return []
+    e = html.escape
+    out = ["<h3>Activity</h3><table><tr><th>event</th><th>count</th><th>top sources</th></tr>"]
+    for event, found in activity.items():
+        top = ", ".join(f"{source} ({count})" for source, count in found["sources"].items())
+        out.append(f"<tr><td>{e(event.replace('_', ' '))}</td><td>{found['count']}</td><td>{e(top)}</td></tr>")
+    return [*out, "</table>"]
+
+
+def _html_drift(drift: dict | None) -> list[str]:
+    if not drift:
+        return []
+    e = html.escape
+    if drift.get("error") or not drift.get("changes"):
+        return ["<h3>Drift</h3>", f"<p>{e(drift_lines(drift)[0])}</p>"]
+    out = ["<h3>Drift</h3><table><tr><th>change site.yml would make</th><th>controls</th><th>lines</th></tr>"]
+    for change in drift["changes"]:
+        controls = ", ".join(change.get("controls", [])) or "no control names this file"
+        lines = "\n".join(change["lines"])
+        out.append(
+            f'<tr class="waived"><td><code>{e(_drift_text(change))}</code></td><td>{e(controls)}</td>'
+            f"<td><details><summary>{e(', '.join(change['differs']))}</summary><pre>{e(lines)}</pre></details>"
+            "</td></tr>"
+        )
+    return [*out, "</table>"]
 
 
 def write_all(directory: Path, doc: dict, catalogue: list[dict], root: Path) -> dict[str, str]:

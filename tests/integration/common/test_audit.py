@@ -53,7 +53,9 @@ def test_hardened_hosts_pass_every_control_and_the_audit_changes_nothing(run_pla
     assert run.returncode == 0, run.output[-3000:]
     assert {host: recap["changed"] for host, recap in run.recap.items()} == {MX1: 0, MX2: 0}
     for host in (MX1, MX2):
-        assert f"{host}: {CONTROLS} controls, {CONTROLS} pass, 0 waived, 0 n/a, 0 fail" in run.output
+        # Drift is not asked for by default (mailfort_audit_drift=false): the line ends with the counts.
+        assert re.search(rf"{host}: {CONTROLS} controls, {CONTROLS} pass, 0 waived, 0 n/a, 0 fail'$", run.output, re.M)
+        assert next(h for h in document["hosts"] if h["host"] == host)["drift"] is None
         statuses = _statuses(document, host)
         assert set(statuses.values()) == {"pass"}, {c: s for c, s in statuses.items() if s != "pass"}
     after = {name: tree_state(podman_host(name), MANAGED_TREES, "/etc/postfix/main.cf") for name in (MX1, MX2)}
@@ -90,7 +92,8 @@ def _out(host, command: str) -> str:
 
 
 def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook, tmp_path):
-    # AUTH before TLS on 587 (a master.cf edit), a port opened in the firewall's table, a jail stopped.
+    # AUTH before TLS on 587 (a master.cf edit), a port opened in the firewall's table, a jail stopped; with drift,
+    # so site.yml --check --diff runs too and its master.cf change shows under the control it undoes.
     weaken = (
         "cp -p /etc/postfix/master.cf /root/audit-master.cf"
         " && postconf -P submission/inet/smtpd_tls_auth_only=no && postfix reload"
@@ -106,7 +109,7 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     untouched = _out(MX1, master)
     try:
         _sh(MX1, weaken)
-        run, document = _audit(run_playbook, tmp_path)
+        run, document = _audit(run_playbook, tmp_path, "-e", "mailfort_audit_drift=true")
     finally:
         _sh(MX1, restore)
     # Later tests compare /etc/postfix with what the role installed: it is back as it was.
@@ -123,6 +126,29 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     sarif = json.loads((tmp_path / "audit.sarif").read_text())
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == failed
     assert all(r["locations"] for r in sarif["runs"][0]["results"])
+
+    # Drift: site.yml would put master.cf back; the line that differs, and the controls whose settings it sets.
+    drift = {h["host"]: h["drift"] for h in document["hosts"]}
+    assert drift[MX2] == {"error": "", "changes": []}
+    assert re.search(rf"{MX2}: .* 0 fail; no drift'$", run.output, re.M)
+    [master_cf] = [c for c in drift[MX1]["changes"] if c["path"] == "/etc/postfix/master.cf"]
+    assert drift[MX1]["error"] == ""
+    assert master_cf["role"] == "postfix_hardening"
+    assert "smtpd_tls_auth_only" in master_cf["keys"]
+    assert {"PFX-01", "PFX-10"} <= set(master_cf["controls"])
+    # postconf -P rewrote the file's spacing: only the setting it changed is shown as a change.
+    assert {" ".join(line.split()) for line in master_cf["lines"] if not line.startswith("(")} == {
+        "- -o smtpd_tls_auth_only=no",
+        "+ -o smtpd_tls_auth_only=yes",
+    }
+    pfx01 = next(c for h in document["hosts"] if h["host"] == MX1 for c in h["controls"] if c["id"] == "PFX-01")
+    assert [d["path"] for d in pfx01["drift"]] == ["/etc/postfix/master.cf"]
+    assert re.search(rf"{MX1}: .* 3 fail; drift: \d+ changes?'$", run.output, re.M)
+    markdown = (tmp_path / "audit.md").read_text()
+    assert "/etc/postfix/master.cf (postfix_hardening: " in markdown
+    texts = {path.name: path.read_text() for path in tmp_path.iterdir()} | {"output": run.output}
+    leaks = {name: [s for s in _secrets() if s in text] for name, text in texts.items()}
+    assert not any(leaks.values()), leaks
 
 
 def test_an_acknowledged_weakening_is_waived_and_report_only_does_not_fail(run_playbook, tmp_path):
