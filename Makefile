@@ -48,7 +48,7 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --requirement requirements.txt
 	@touch $@
 
-judges: $(JUDGES_VENV)/.installed $(SSLYZE_VENV)/.installed ## checkdmarc and dkimpy in .venv-judges, sslyze in .venv-sslyze
+judges: $(JUDGES_VENV)/.installed $(SSLYZE_VENV)/.installed ## checkdmarc, dkimpy and the SARIF schema in .venv-judges, sslyze in .venv-sslyze
 
 $(JUDGES_VENV)/.installed: tests/judges/requirements.txt
 	@[ -x $(JUDGES_VENV)/bin/python ] || $(PYTHON) -m venv $(JUDGES_VENV)
@@ -73,7 +73,7 @@ lint: venv collections ## yamllint, ansible-lint (production profile), ruff, rol
 	ruff format --check .
 	python tools/docs-sync --check
 
-unit: venv collections ## unit tests of the filter plugins and helpers
+unit: venv collections judges ## unit tests of the filter plugins and helpers (the SARIF schema check asks a judge)
 	python -m pytest tests/unit
 
 collection: venv ## build the collection mailfort.mail (galaxy.yml) into .cache/dist: its tarball, size, file count

