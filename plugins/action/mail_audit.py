@@ -20,6 +20,7 @@ Arguments:
   dns_server: the DNS server asked for the domain's records, compared with those mail_dns generated (read from the
               host); empty: the DNS controls say they were not compared.
   journal_since: the window of the activity counts (journalctl --since), e.g. -24h; empty: none.
+  sslyze:     the sslyze program on the controller; default: `sslyze` on PATH, else the checkout's .venv-sslyze.
   drift_run:  the result (rc, stdout, stderr) of `site.yml --check --diff` run with the callback mail_drift, for all
               the play's hosts; absent or skipped: drift is not reported.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -37,7 +39,7 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_drift, audit_probes
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_drift, audit_probes, audit_scanner
 
 MODULE = "mailfort.mail.mail_audit_facts"
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
@@ -195,6 +197,25 @@ class ActionModule(ActionBase):
         return probes
 
     @staticmethod
+    def _scans(
+        scans: list[str], address: str, tls_name: str, ca_pem: str, *, why_not: str, sslyze: str, profile: str
+    ) -> dict:
+        """sslyze's verdict for each scan of SCANS, or why it was not asked (WHY_NOT, no program, no address)."""
+        if not scans:
+            return {}
+        if not address:
+            return {scan: {"error": "no address to probe (mail_audit_address)"} for scan in scans}
+        if why_not:
+            return {scan: {"skipped": why_not} for scan in scans}
+        program = sslyze or shutil.which("sslyze") or str(COLLECTION_ROOT / ".venv-sslyze" / "bin" / "sslyze")
+        if not Path(program).is_file():
+            return {
+                scan: {"skipped": f"not scanned: no sslyze on the controller at {program} (mail_audit_sslyze)"}
+                for scan in scans
+            }
+        return audit_scanner.run_scans(program, scans, address=address, name=tls_name, ca_pem=ca_pem, profile=profile)
+
+    @staticmethod
     def _dns(generated: dict | None, server: str) -> dict:
         """The domain's records as SERVER serves them, against those mail_dns generated (read from the host)."""
         if not server:
@@ -229,6 +250,36 @@ class ActionModule(ActionBase):
         ]
         drift["changes"] = audit_drift.controls_touched(drift["changes"], controls)
         return drift
+
+    @staticmethod
+    def _scan_refusal(probes: dict, templar: Any, auditor: str, ignored: list) -> str:
+        """Why sslyze must not scan this host from AUDITOR; empty when it may.
+
+        A scan opens dozens of connections a port: only an auditor that the firewall's meter, Postfix's per-client
+        limits and fail2ban all exempt may run one, and none against a host that already drops the auditor."""
+        dropped = next(
+            (found["error"] for found in probes.values() if "drops this auditor" in found.get("error", "")), ""
+        )
+        if dropped:
+            return f"not scanned: {dropped.removeprefix('not probed: ')}"
+        lists = {
+            "mail_firewall_rate_limit_exempt": "{{ mail_firewall_rate_limit_exempt | default([]) }}",
+            "postfix_hardening_rate_limit_exceptions": "{{ postfix_hardening_rate_limit_exceptions | default([]) }}",
+        }
+        loopback = ["127.0.0.0/8", "::1/128"]
+        missing = [
+            name
+            for name, value in lists.items()
+            if not covered(auditor, loopback + plain(templar.template(trust_as_template(value))))
+        ]
+        if not covered(auditor, ignored):
+            missing.append("fail2ban_ignore_networks")
+        if missing:
+            return (
+                f"not scanned: sslyze opens dozens of connections a port, so the auditor's address {auditor or '?'} "
+                f"must be in {', '.join(missing)}"
+            )
+        return ""
 
     def _module_args(self, needs: dict, templar: Any, probing: bool) -> tuple[dict, str]:
         """The arguments of mail_audit_facts for NEEDS, and the path of the host's lab CA when the probes need it."""
@@ -290,7 +341,26 @@ class ActionModule(ActionBase):
         fail2ban = evidence.get("fail2ban") or {}
         postfix_jail = not fail2ban or "postfix" in fail2ban.get("jails", {})
         relay_safe = covered(auditor, ignored) or not postfix_jail
-        probes = self._probes(needs["probes"], address, tls_name, ca_pem, relay_safe=relay_safe, auditor=auditor)
+        scans = [name for name in needs["probes"] if name.startswith("scan:")]
+        probes = self._probes(
+            [name for name in needs["probes"] if name not in scans],
+            address,
+            tls_name,
+            ca_pem,
+            relay_safe=relay_safe,
+            auditor=auditor,
+        )
+        probes.update(
+            self._scans(
+                scans,
+                address,
+                tls_name,
+                ca_pem,
+                why_not=self._scan_refusal(probes, templar, auditor, ignored),
+                sslyze=str(args.get("sslyze") or ""),
+                profile=str(templar.template(trust_as_template("{{ mail_tls_profile }}"))),
+            )
+        )
         evidence["probes"] = probes
         if needs.get("dns"):
             evidence["dns"] = self._dns(evidence.get("dns_records"), str(args.get("dns_server") or ""))

@@ -43,6 +43,15 @@ options:
     description: The window of the activity counts (C(journalctl --since)), e.g. C(-24h); empty for none.
     type: str
     default: ""
+  sslyze:
+    description:
+      - The sslyze program on the controller that judges each TLS port against Mozilla's profile (C(mail_tls_profile)).
+        Empty, C(sslyze) on PATH, else C(.venv-sslyze/bin/sslyze) of the checkout (C(make judges)).
+      - It runs only when the controller's address is in C(mail_firewall_rate_limit_exempt),
+        C(postfix_hardening_rate_limit_exceptions) and C(fail2ban_ignore_networks); otherwise each verdict says it was
+        not scanned and why.
+    type: str
+    default: ""
   drift_run:
     description:
       - The registered result (C(rc), C(stdout), C(stderr)) of C(site.yml --check --diff) run for the play's hosts

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.mutator
 
 AUDIT = Path(__file__).resolve().parents[3] / "playbooks" / "audit.yml"
 CONTROLS = 50
+# The ports sslyze judges on each host (controls.yml TLS-02): mx2 leaves port 25 to interop and serves IMAP STARTTLS
+# and POP3S.
+SCANNED = {MX1: {25, 587, 465, 993}, MX2: {587, 465, 993, 143, 995}}
 
 
 def _audit(run_playbook, report_dir: Path, *args: str):
@@ -58,6 +61,16 @@ def test_hardened_hosts_pass_every_control_and_the_audit_changes_nothing(run_pla
         assert next(h for h in document["hosts"] if h["host"] == host)["drift"] is None
         statuses = _statuses(document, host)
         assert set(statuses.values()) == {"pass"}, {c: s for c, s in statuses.items() if s != "pass"}
+        # sslyze judged every TLS port the host serves against the Mozilla profile (the controller, the lab's
+        # gateway, is exempt from the meters, so it may scan): 25 only where port 25 is not left to interop, IMAP
+        # STARTTLS and POP3S only on mx2, which enables them.
+        tls02 = next(c for h in document["hosts"] if h["host"] == host for c in h["controls"] if c["id"] == "TLS-02")
+        judged = {
+            int(found[1]): e["seen"]
+            for e in tls02["evidence"]
+            if (found := re.match(r"sslyze's verdict on (\d+) against Mozilla's intermediate profile$", e["what"]))
+        }
+        assert judged == dict.fromkeys(SCANNED[host], "compliant")
     after = {name: tree_state(podman_host(name), MANAGED_TREES, "/etc/postfix/main.cf") for name in (MX1, MX2)}
     assert after == before
 
@@ -89,6 +102,17 @@ def _out(host, command: str) -> str:
     return subprocess.run(
         ["podman", "exec", host, "sh", "-c", command], check=True, capture_output=True, text=True
     ).stdout
+
+
+def _audit_weakened_mx1(run_playbook, report_dir: Path, weaken: str, restore: str) -> tuple[dict, set[str]]:
+    """Audit mx1 alone with WEAKEN applied by hand, RESTORE run whatever happens: the report, the failed controls."""
+    try:
+        _sh(MX1, weaken)
+        run, document = _audit(run_playbook, report_dir, "-l", MX1)
+    finally:
+        _sh(MX1, restore)
+    assert run.returncode != 0
+    return document, {control for control, status in _statuses(document, MX1).items() if status == "fail"}
 
 
 def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook, tmp_path):
@@ -151,6 +175,24 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     assert not any(leaks.values()), leaks
 
 
+def test_a_cipher_weakening_only_the_tls_judge_sees_fails_its_control(run_playbook, tmp_path):
+    # 465 alone offers the "medium" suites (CBC, CCM_8, ARIA, CAMELLIA) through two master.cf overrides: main.cf's
+    # settings and the audit's own handshake (which gets TLS 1.3) look the same, only sslyze's scan sees the suites.
+    weaken = (
+        "cp -p /etc/postfix/master.cf /root/audit-master.cf"
+        " && postconf -P submissions/inet/smtpd_tls_mandatory_ciphers=medium"
+        " submissions/inet/smtpd_tls_mandatory_exclude_ciphers=aNULL && postfix reload"
+    )
+    restore = "cp -p /root/audit-master.cf /etc/postfix/master.cf && rm -f /root/audit-master.cf; postfix reload"
+    document, failed_controls = _audit_weakened_mx1(run_playbook, tmp_path, weaken, restore)
+    assert failed_controls == {"TLS-02"}
+    tls02 = next(c for c in document["hosts"][0]["controls"] if c["id"] == "TLS-02")
+    failed = [e for e in tls02["evidence"] if not e["passed"]]
+    assert [e["what"] for e in failed] == ["sslyze's verdict on 465 against Mozilla's intermediate profile"]
+    assert failed[0]["seen"].startswith("not compliant (ciphers: ")
+    assert "sslyze's verdict on 465" in tls02["reason"]
+
+
 def test_an_acknowledged_weakening_is_waived_and_report_only_does_not_fail(run_playbook, tmp_path):
     run, document = _audit(
         run_playbook,
@@ -185,14 +227,8 @@ def test_a_certificate_about_to_expire_fails_only_its_control(run_playbook, tmp_
         " && rm -f /root/audit-*.pem /root/a.csr /root/a.pem /root/a-rest.pem"
         " && postfix reload && systemctl reload dovecot"
     )
-    try:
-        _sh(MX1, replace)
-        run, document = _audit(run_playbook, tmp_path, "-l", MX1)
-    finally:
-        _sh(MX1, restore)
-    assert run.returncode != 0
-    statuses = _statuses(document, MX1)
-    assert {control for control, status in statuses.items() if status == "fail"} == {"TLS-05"}
+    document, failed_controls = _audit_weakened_mx1(run_playbook, tmp_path, replace, restore)
+    assert failed_controls == {"TLS-05"}
     reason = next(c["reason"] for c in document["hosts"][0]["controls"] if c["id"] == "TLS-05")
     assert re.search(r"days until the server certificate expires: [45] \(wanted at least 14\)", reason), reason
 
