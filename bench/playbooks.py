@@ -336,8 +336,12 @@ class Bench:
         state = {"mailfort_lab_state": "absent", "mailfort_lab_network": NETWORK, "mailfort_lab_containers": hosts}
         (self.tmp / "lab-absent.json").write_text(json.dumps(state))
 
+    def network(self) -> dict:
+        """The bench network's first subnet: its `subnet` and `gateway`."""
+        return json.loads(self.podman("network-inspect", "network", "inspect", NETWORK))[0]["subnets"][0]
+
     def subnet(self) -> str:
-        return json.loads(self.podman("network-inspect", "network", "inspect", NETWORK))[0]["subnets"][0]["subnet"]
+        return self.network()["subnet"]
 
     def address(self, name: str) -> str:
         template = f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}'
@@ -419,8 +423,13 @@ class Bench:
         # The lab's firewall lets its podman network administer the mail host, and reads that network's subnet from
         # podman: the bench hosts get the bench network's instead. fail2ban never bans it, so that nothing the bench
         # does over SSH can lock it out.
+        # The audit's TLS judge runs here, on the bench network's gateway, which the limits exempt as the lab's.
         subnet = self.subnet()
-        bench_vars = {"mail_firewall_admin_allowlist": [subnet], "fail2ban_ignore_networks": [subnet]}
+        bench_vars = {
+            "mail_firewall_admin_allowlist": [subnet],
+            "fail2ban_ignore_networks": [subnet],
+            "lab_controller_address": self.network()["gateway"],
+        }
         lab_host_vars = [
             path
             for path in (self.lab_inventory / "host_vars").glob(f"{LAB_MAIL_HOST}*")

@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from lab import MX1, MX2
+from lab import GATEWAY, MX1, MX2
 
 pytestmark = pytest.mark.readonly
 
@@ -125,6 +125,7 @@ def _lab_inventory(directory: Path) -> list[Path]:
                             # The shipped value reads the network of the demo lab (make demo), which this lab does
                             # not create; make demo runs the shipped value.
                             "mail_firewall_admin_allowlist": ["10.89.60.0/24"],
+                            "lab_controller_address": GATEWAY,
                         },
                         "mailfort-lab-client": {"ansible_host": "mailfort-client"},
                     }
