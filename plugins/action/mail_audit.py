@@ -19,6 +19,8 @@ Arguments:
               the host uses one, else the controller's trust store.
   dns_server: the DNS server asked for the domain's records, compared with those mail_dns generated (read from the
               host); empty: the DNS controls say they were not compared.
+  mta_sts_ca_pem: the trust anchor for the certificate of mta-sts.<domain>, the MTA-STS policy's web server; default:
+              the controller's trust store, the web PKI that sending servers check it against.
   journal_since: the window of the activity counts (journalctl --since), e.g. -24h; empty: none.
   sslyze:     the sslyze program on the controller; default: `sslyze` on PATH, else the checkout's .venv-sslyze.
   drift_run:  the result (rc, stdout, stderr) of `site.yml --check --diff` run with the callback mail_drift, for all
@@ -39,7 +41,13 @@ import yaml
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_drift, audit_probes, audit_scanner
+from ansible_collections.mailfort.mail.plugins.plugin_utils import (
+    audit,
+    audit_drift,
+    audit_mta_sts,
+    audit_probes,
+    audit_scanner,
+)
 
 MODULE = "mailfort.mail.mail_audit_facts"
 COLLECTION_ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +111,8 @@ def needs_of(checks: list[dict]) -> dict:
             needs["postconf_services"] = True
         if source == "dns" and check["dns"] == "tlsa_covers_served":
             needs["probes"].add("smtp:25")  # the key served on 25, against the served TLSA records
+        if source == "dns" and check["dns"] == "mta_sts_policy":
+            needs["mta_sts"] = True  # the policy file mail_dns wrote, against what mta-sts.<domain> serves
     return {key: sorted(value) if isinstance(value, set) else value for key, value in needs.items()}
 
 
@@ -283,10 +293,14 @@ class ActionModule(ActionBase):
 
     def _module_args(self, needs: dict, templar: Any, probing: bool) -> tuple[dict, str]:
         """The arguments of mail_audit_facts for NEEDS, and the path of the host's lab CA when the probes need it."""
-        module_args = {key: value for key, value in needs.items() if key not in ("probes", "dns") and value}
+        module_args = {key: value for key, value in needs.items() if key not in ("probes", "dns", "mta_sts") and value}
         if needs.get("dns"):
             module_args["dns_records"] = str(
                 templar.template(trust_as_template("{{ mail_dns_output_dir }}/{{ mail_dns_domain }}.json"))
+            )
+        if needs.get("dns") and needs.get("mta_sts"):
+            module_args["mta_sts_policy"] = str(
+                templar.template(trust_as_template("{{ mail_dns_mta_sts_webroot }}/.well-known/mta-sts.txt"))
             )
         if module_args.pop("nft_table", False):
             module_args["nft_table"] = str(templar.template(trust_as_template("{{ mail_firewall_table }}")))
@@ -363,7 +377,15 @@ class ActionModule(ActionBase):
         )
         evidence["probes"] = probes
         if needs.get("dns"):
-            evidence["dns"] = self._dns(evidence.get("dns_records"), str(args.get("dns_server") or ""))
+            server = str(args.get("dns_server") or "")
+            evidence["dns"] = self._dns(evidence.get("dns_records"), server)
+            if needs.get("mta_sts") and server and evidence.get("dns_records"):
+                evidence["mta_sts"] = audit_mta_sts.probe_mta_sts(
+                    server,
+                    str(evidence["dns_records"].get("domain", "")),
+                    evidence.get("mta_sts_policy"),
+                    str(args.get("mta_sts_ca_pem") or "") or None,
+                )
 
         results = [audit.evaluate_control(control, definition, evidence) for control, definition in judged]
         host = task_vars.get("inventory_hostname", "?")

@@ -39,6 +39,13 @@ options:
         (read from the host); empty, the DNS controls say they were not compared.
     type: str
     default: ""
+  mta_sts_ca_pem:
+    description:
+      - The trust anchor the certificate of C(mta-sts.<domain>), the MTA-STS policy's web server, is verified
+        against when the audit fetches the policy over HTTPS (with O(dns_server) set). Empty, the controller's trust
+        store, the web PKI that sending servers check it against (RFC 8461 section 3.3).
+    type: str
+    default: ""
   journal_since:
     description: The window of the activity counts (C(journalctl --since)), e.g. C(-24h); empty for none.
     type: str

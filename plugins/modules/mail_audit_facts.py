@@ -92,6 +92,13 @@ options:
         with what the domain's DNS serves; empty for none. Public data (records only, never a key).
     type: path
     default: ""
+  mta_sts_policy:
+    description:
+      - The MTA-STS policy file mail_dns wrote for the web server (C(.well-known/mta-sts.txt) under
+        C(mail_dns_mta_sts_webroot)), to compare with what C(https://mta-sts.<domain>/) serves; empty for none.
+        Public data.
+    type: path
+    default: ""
   journal_since:
     description:
       - Count the security events of the journal since this time (C(journalctl --since), e.g. C(-24h)); empty for
@@ -176,6 +183,10 @@ dns_records:
   description: The parsed C(<domain>.json) of O(dns_records) (C(domain), C(records)), or null when it is missing.
   returned: when O(dns_records) is set
   type: dict
+mta_sts_policy:
+  description: The text of O(mta_sts_policy) (at most 64 KiB, RFC 8461's bound), or null when it is missing.
+  returned: when O(mta_sts_policy) is set
+  type: str
 journal:
   description: Event -> C(count) and C(sources) (address -> count, the ten most frequent).
   returned: when O(journal_since) is set
@@ -204,6 +215,8 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 # How many lines of a failed check's output the result keeps.
 CHECK_OUTPUT_LINES = 5
+# RFC 8461 section 3.3: a policy is at most 64 KiB.
+MTA_STS_MAX = 64 * 1024
 # The journal's security events: what each counts, and the expression that finds one line of it (the source address
 # in group "source" where the line names one). Only counts and addresses leave the host.
 _IP = r"(?P<source>[0-9a-fA-F:.]+)"
@@ -529,6 +542,7 @@ def main() -> None:
             "nftables_file": {"type": "path", "default": "/etc/mailfort/firewall.nft"},
             "journal_since": {"type": "str", "default": ""},
             "dns_records": {"type": "path", "default": ""},
+            "mta_sts_policy": {"type": "path", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -552,12 +566,15 @@ def main() -> None:
     result["config_checks"] = read_config_checks(reader, params)
     if params["journal_since"]:
         result["journal"] = read_journal(reader, params["journal_since"])
-    if params["dns_records"]:
-        try:
-            with open(params["dns_records"], encoding="utf-8") as handle:
-                result["dns_records"] = json.load(handle)
-        except (OSError, ValueError):
-            result["dns_records"] = None
+    # Public files the roles wrote, read whole (None when missing or unreadable).
+    readers = {"dns_records": json.load, "mta_sts_policy": lambda handle: handle.read(MTA_STS_MAX)}
+    for name, read in readers.items():
+        if params[name]:
+            try:
+                with open(params[name], encoding="utf-8") as handle:
+                    result[name] = read(handle)
+            except (OSError, ValueError):
+                result[name] = None
     result["missing"] = reader.missing
     module.exit_json(**result)
 

@@ -311,6 +311,11 @@ def _dns(check: dict, evidence: dict) -> tuple[str, Any]:
     found, kind = evidence.get("dns") or {}, check["dns"]
     if "skipped" in found:
         return f"DNS {kind}", Skipped(found["skipped"])
+    if kind == "mta_sts_policy":
+        policy = evidence.get("mta_sts")
+        if policy is None:
+            return "MTA-STS policy over HTTPS", _MISSING
+        return f"MTA-STS policy at {policy['url']}", policy["problem"] or DNS_AGREE
     if kind == "tlsa_covers_served":
         spki = evidence.get("probes", {}).get("smtp:25", {}).get("spki_sha256", "")
         served = [value for key, r in found.items() if key.endswith(" TLSA") for value in r.get("served", [])]

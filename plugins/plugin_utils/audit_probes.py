@@ -291,7 +291,8 @@ def run_probe(probe: str, address: str, name: str, ca_pem: str | None) -> dict:
         return {"error": f"{type(e).__name__}: {e}"}
 
 
-def _served(server: str, name: str, rdtype: str, timeout: float) -> list[str]:
+def served_records(server: str, name: str, rdtype: str, timeout: float) -> list[str]:
+    """The records of RDTYPE at NAME that SERVER answers with (presentation form); NXDOMAIN and NODATA: none."""
     import dns.message  # noqa: PLC0415 - dnspython, the controller's requirement, needed only here
     import dns.query  # noqa: PLC0415
     import dns.rdatatype  # noqa: PLC0415
@@ -315,7 +316,7 @@ def probe_dns(server: str, records: list[dict], timeout: float = 5) -> dict:
         key = f"{record['name']} {record['type']}"
         match = (record.get("match") or "").lower()
         try:
-            served = _served(server, record["name"], record["type"], timeout)
+            served = served_records(server, record["name"], record["type"], timeout)
         except Exception as e:
             found[key] = {"error": f"{type(e).__name__}: {e}", "match": match}
             continue

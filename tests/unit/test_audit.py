@@ -524,7 +524,7 @@ def test_probe_dns_compares_only_records_of_the_same_kind(monkeypatch):
         ("lab.example.", "TXT"): ['"v=spf1 mx " "-all"', '"google-site-verification=x"'],
         ("_25._tcp.mx.lab.example.", "TLSA"): ["3 1 1 AB"],
     }
-    monkeypatch.setattr(audit_probes, "_served", lambda server, name, rdtype, timeout: served[(name, rdtype)])
+    monkeypatch.setattr(audit_probes, "served_records", lambda server, name, rdtype, timeout: served[(name, rdtype)])
     found = audit_probes.probe_dns(
         "192.0.2.53",
         [

@@ -160,3 +160,25 @@ def test_as_a_task_on_a_host_without_the_daemons_it_says_what_is_missing(tmp_pat
     assert "postconf" in result["missing"] or "smtpd_tls_auth_only" in result["postconf"]
     assert result["files"][str(tmp_path)]["type"] == "directory"
     assert result["config_checks"]["postfix"]["passed"] is ("postconf" not in result["missing"])
+
+
+def test_the_files_mail_dns_wrote_are_read_whole_and_a_missing_one_is_null(tmp_path):
+    records = tmp_path / "example.test.json"
+    records.write_text('{"domain": "example.test", "records": []}')
+    policy = tmp_path / "mta-sts.txt"
+    policy.write_text("version: STSv1\r\nmode: enforce\r\n" + "#" * 70000)
+    result, _ = run_module(
+        tmp_path, "mail_audit_facts", {"dns_records": str(records), "mta_sts_policy": str(policy)}, "--check"
+    )
+    assert result["dns_records"] == {"domain": "example.test", "records": []}
+    # Read as text, line ends aside (the audit compares lines), cut at RFC 8461's 64 KiB.
+    assert result["mta_sts_policy"].startswith("version: STSv1\nmode: enforce\n")
+    assert len(result["mta_sts_policy"]) == 64 * 1024
+    result, _ = run_module(
+        tmp_path,
+        "mail_audit_facts",
+        {"dns_records": str(tmp_path / "absent.json"), "mta_sts_policy": str(tmp_path / "absent.txt")},
+        "--check",
+    )
+    assert result["dns_records"] is None
+    assert result["mta_sts_policy"] is None

@@ -35,6 +35,17 @@ CONTROLS = 50
 SCANNED = {MX1: {25, 587, 465, 993}, MX2: {587, 465, 993, 143, 995}}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _policy_web_server():
+    """nginx on mx1, which mta-sts.<domain> points to, serves the MTA-STS policy that DNS-04 fetches over HTTPS:
+    the lab leaves it stopped until a test needs it (molecule/lab/prepare.yml); stopped again if it was."""
+    was_running = subprocess.run(["podman", "exec", MX1, "systemctl", "is-active", "--quiet", "nginx"], check=False)
+    subprocess.run(["podman", "exec", MX1, "systemctl", "start", "nginx"], check=True)
+    yield
+    if was_running.returncode != 0:
+        subprocess.run(["podman", "exec", MX1, "systemctl", "stop", "nginx"], check=True)
+
+
 def _audit(run_playbook, report_dir: Path, *args: str):
     run = run_playbook("-e", f"mailfort_audit_report_dir={report_dir}", *args, playbook=AUDIT)
     document = json.loads((report_dir / "audit.json").read_text()) if (report_dir / "audit.json").exists() else None
@@ -71,6 +82,11 @@ def test_hardened_hosts_pass_every_control_and_the_audit_changes_nothing(run_pla
             if (found := re.match(r"sslyze's verdict on (\d+) against Mozilla's intermediate profile$", e["what"]))
         }
         assert judged == dict.fromkeys(SCANNED[host], "compliant")
+        # The MTA-STS policy, fetched over HTTPS from mta-sts.<domain>, is the file mail_dns wrote.
+        dns04 = next(c for h in document["hosts"] if h["host"] == host for c in h["controls"] if c["id"] == "DNS-04")
+        [policy] = [e for e in dns04["evidence"] if e["what"].startswith("MTA-STS policy at ")]
+        assert policy["what"] == f"MTA-STS policy at https://mta-sts.{DOMAIN}/.well-known/mta-sts.txt"
+        assert policy["seen"] == "served as generated"
     after = {name: tree_state(podman_host(name), MANAGED_TREES, "/etc/postfix/main.cf") for name in (MX1, MX2)}
     assert after == before
 
@@ -191,6 +207,22 @@ def test_a_cipher_weakening_only_the_tls_judge_sees_fails_its_control(run_playbo
     assert [e["what"] for e in failed] == ["sslyze's verdict on 465 against Mozilla's intermediate profile"]
     assert failed[0]["seen"].startswith("not compliant (ciphers: ")
     assert "sslyze's verdict on 465" in tls02["reason"]
+
+
+def test_a_policy_the_web_server_no_longer_serves_fails_the_mta_sts_control(run_playbook, tmp_path):
+    # mx2's audit fetches the domain's policy from mta-sts.<domain> (mx1's nginx), as a sending server would.
+    _sh(MX1, "systemctl stop nginx")
+    try:
+        run, document = _audit(run_playbook, tmp_path, "-l", MX2)
+    finally:
+        _sh(MX1, "systemctl start nginx")
+    assert run.returncode != 0
+    assert {control for control, status in _statuses(document, MX2).items() if status == "fail"} == {"DNS-04"}
+    dns04 = next(c for c in document["hosts"][0]["controls"] if c["id"] == "DNS-04")
+    [failed] = [e for e in dns04["evidence"] if not e["passed"]]
+    assert failed["what"] == f"MTA-STS policy at https://mta-sts.{DOMAIN}/.well-known/mta-sts.txt"
+    assert failed["seen"].startswith(f"https://mta-sts.{DOMAIN}/.well-known/mta-sts.txt at {ADDRESSES[MX1]}: ")
+    assert "ConnectionRefusedError" in failed["seen"]
 
 
 def test_an_acknowledged_weakening_is_waived_and_report_only_does_not_fail(run_playbook, tmp_path):
