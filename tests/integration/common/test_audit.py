@@ -21,6 +21,7 @@ import dns.query
 import dns.rcode
 import dns.tsigkeyring
 import dns.update
+import judges
 import pytest
 from conftest import MANAGED_TREES
 from harness import tree_state
@@ -166,6 +167,8 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     sarif = json.loads((tmp_path / "audit.sarif").read_text())
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == failed
     assert all(r["locations"] for r in sarif["runs"][0]["results"])
+    # The lab's own SARIF, with its three results, judged against the OASIS 2.1.0 schema (tests/judges).
+    assert judges.sarif_schema_errors([sarif]) == [[]]
 
     # Drift: site.yml would put master.cf back; the line that differs, and the controls whose settings it sets.
     drift = {h["host"]: h["drift"] for h in document["hosts"]}
