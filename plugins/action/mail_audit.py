@@ -95,7 +95,7 @@ COLLECTED = {
     "config_check": "config_checks",
     "probe": "probes",
 }
-FLAGS = {"nft": "nft_table", "listening": "listening", "fail2ban": "fail2ban", "dns": "dns"}
+FLAGS = {"nft": "nft_table", "listening": "listening", "fail2ban": "fail2ban", "updates": "updates", "dns": "dns"}
 
 
 def needs_of(checks: list[dict]) -> dict:

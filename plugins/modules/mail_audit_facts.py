@@ -67,6 +67,12 @@ options:
     description: Return fail2ban's jails, and for each its ban time and how many sources it holds banned.
     type: bool
     default: false
+  updates:
+    description:
+      - Return what unattended-upgrades and needrestart will do, as they read their configuration
+        (C(apt-config), needrestart's conf.d).
+    type: bool
+    default: false
   config_checks:
     description:
       - Run each daemon's own check of its live configuration and return whether it passed, with its first lines
@@ -187,6 +193,13 @@ mta_sts_policy:
   description: The text of O(mta_sts_policy) (at most 64 KiB, RFC 8461's bound), or null when it is missing.
   returned: when O(mta_sts_policy) is set
   type: str
+updates:
+  description:
+    - C(origins) (Unattended-Upgrade::Origins-Pattern as apt reads it), C(periodic) (APT::Periodic, name to value)
+      and C(needrestart_restart) (needrestart's restart mode, C(a) for automatic; C(unset) when needrestart is
+      missing or asks).
+  returned: when O(updates) is true
+  type: dict
 journal:
   description: Event -> C(count) and C(sources) (address -> count, the ten most frequent).
   returned: when O(journal_since) is set
@@ -437,6 +450,32 @@ def read_units(reader: Reader, units: list[str]) -> dict:
     return found
 
 
+# needrestart's configuration evaluated as needrestart evaluates it (needrestart.conf reads conf.d/*.conf).
+NEEDRESTART_MODE = (
+    'our %nrconf; our $LOGPREF = ""; do "/etc/needrestart/needrestart.conf" // exit 1; '
+    'print $nrconf{restart} // "unset"'
+)
+
+
+def read_updates(reader: Reader) -> dict:
+    """What unattended-upgrades installs and when (apt-config), and needrestart's restart mode."""
+    found: dict = {"origins": [], "periodic": {}, "needrestart_restart": "unset"}
+    apt_config = reader.program("apt-config")
+    if apt_config is not None:
+        _, out, _ = reader.run([apt_config, "dump", "--format", "%v%n", "Unattended-Upgrade::Origins-Pattern"])
+        found["origins"] = [line for line in out.splitlines() if line]
+        _, out, _ = reader.run([apt_config, "dump", "--format", "%f %v%n", "APT::Periodic"])
+        for line in out.splitlines():
+            name, _, value = line.partition(" ")
+            if value:
+                found["periodic"][name.removeprefix("APT::Periodic::")] = value
+    perl = reader.program("perl")
+    if perl is not None and os.path.exists("/etc/needrestart/needrestart.conf"):
+        rc, out, _ = reader.run([perl, "-e", NEEDRESTART_MODE])
+        found["needrestart_restart"] = out.strip() if rc == 0 and out.strip() else "unset"
+    return found
+
+
 def read_fail2ban(reader: Reader) -> dict:
     client = reader.program("fail2ban-client")
     if client is None:
@@ -532,6 +571,7 @@ def main() -> None:
             "certificate_pem": {"type": "list", "elements": "path", "default": []},
             "units": {"type": "list", "elements": "str", "default": []},
             "fail2ban": {"type": "bool", "default": False},
+            "updates": {"type": "bool", "default": False},
             "config_checks": {
                 "type": "list",
                 "elements": "str",
@@ -563,6 +603,8 @@ def main() -> None:
     result["units"] = read_units(reader, params["units"])
     if params["fail2ban"]:
         result["fail2ban"] = read_fail2ban(reader)
+    if params["updates"]:
+        result["updates"] = read_updates(reader)
     result["config_checks"] = read_config_checks(reader, params)
     if params["journal_since"]:
         result["journal"] = read_journal(reader, params["journal_since"])

@@ -35,6 +35,7 @@ SOURCES = (
     "certificate",
     "unit",
     "fail2ban",
+    "updates",
     "config_check",
     "probe",
     "value",
@@ -281,6 +282,18 @@ def _fail2ban(check: dict, evidence: dict) -> tuple[str, Any]:
     return f"fail2ban jail {what} {field}", jail.get(field, _MISSING) if jail else _MISSING
 
 
+def _updates(check: dict, evidence: dict) -> tuple[str, Any]:
+    """What unattended-upgrades installs (origins), when APT runs (periodic.<name>) and needrestart's mode."""
+    updates, what = evidence.get("updates"), check["updates"]
+    if updates is None:
+        return f"updates {what}", _MISSING
+    if what.startswith("periodic."):
+        name = what.removeprefix("periodic.")
+        return f"APT::Periodic::{name}", updates["periodic"].get(name, _MISSING)
+    labels = {"origins": "unattended-upgrades' origins", "needrestart_restart": "needrestart's restart mode"}
+    return labels.get(what, f"updates {what}"), updates.get(what, _MISSING)
+
+
 def _config_check(check: dict, evidence: dict) -> tuple[str, Any]:
     found = evidence.get("config_checks", {}).get(check["config_check"])
     what = f"{check['config_check']}'s own check"
@@ -344,6 +357,7 @@ LOOKUPS = {
     "certificate": _certificate,
     "unit": _unit,
     "fail2ban": _fail2ban,
+    "updates": _updates,
     "config_check": _config_check,
     "probe": _probe,
     "dns": _dns,

@@ -26,6 +26,7 @@ AREAS = {
     "DKIM": "DKIM",
     "DNS": "DNS",
     "NET": "Trust lists",
+    "UPD": "Updates",
 }
 
 

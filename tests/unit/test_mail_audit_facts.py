@@ -182,3 +182,13 @@ def test_the_files_mail_dns_wrote_are_read_whole_and_a_missing_one_is_null(tmp_p
     )
     assert result["dns_records"] is None
     assert result["mta_sts_policy"] is None
+
+
+def test_update_policy_is_read_as_apt_reads_it(tmp_path):
+    result, _ = run_module(tmp_path, "mail_audit_facts", {"updates": True}, "--check")
+    updates = result["updates"]
+    assert set(updates) == {"origins", "periodic", "needrestart_restart"}
+    # This machine's apt has its own configuration; were unattended-upgrades there, its origins would be read.
+    assert isinstance(updates["origins"], list)
+    assert all(isinstance(value, str) for value in updates["periodic"].values())
+    assert updates["needrestart_restart"] in {"unset", "a", "i", "l"}

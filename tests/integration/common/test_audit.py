@@ -30,7 +30,7 @@ from lab import ADDRESSES, CREDENTIALS, DOMAIN, MX1, MX2, NAMESERVER, TSIG_SECRE
 pytestmark = pytest.mark.mutator
 
 AUDIT = Path(__file__).resolve().parents[3] / "playbooks" / "audit.yml"
-CONTROLS = 50
+CONTROLS = 52
 # The ports sslyze judges on each host (controls.yml TLS-02): mx2 leaves port 25 to interop and serves IMAP STARTTLS
 # and POP3S.
 SCANNED = {MX1: {25, 587, 465, 993}, MX2: {587, 465, 993, 143, 995}}
@@ -133,18 +133,20 @@ def _audit_weakened_mx1(run_playbook, report_dir: Path, weaken: str, restore: st
 
 
 def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook, tmp_path):
-    # AUTH before TLS on 587 (a master.cf edit), a port opened in the firewall's table, a jail stopped; with drift,
+    # AUTH before TLS on 587 (a master.cf edit), a port opened in the firewall's table, a jail stopped, the timer of
+    # the daily upgrades stopped; with drift,
     # so site.yml --check --diff runs too and its master.cf change shows under the control it undoes.
     weaken = (
         "cp -p /etc/postfix/master.cf /root/audit-master.cf"
         " && postconf -P submission/inet/smtpd_tls_auth_only=no && postfix reload"
         " && nft insert rule inet mailfort input tcp dport 8080 accept"
         " && fail2ban-client stop sshd"
+        " && systemctl stop apt-daily-upgrade.timer"
     )
     restore = (
         # The file byte for byte as the role installed it (postconf -P would rewrite its layout), and its mtime.
         "cp -p /root/audit-master.cf /etc/postfix/master.cf && rm -f /root/audit-master.cf; postfix reload;"
-        " nft -f /etc/mailfort/firewall.nft; systemctl restart fail2ban"
+        " nft -f /etc/mailfort/firewall.nft; systemctl restart fail2ban; systemctl start apt-daily-upgrade.timer"
     )
     master = "sha256sum /etc/postfix/master.cf; stat -c %Y /etc/postfix/master.cf"
     untouched = _out(MX1, master)
@@ -157,17 +159,18 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     assert _out(MX1, master) == untouched
     assert run.returncode != 0
     failed = {control for control, status in _statuses(document, MX1).items() if status == "fail"}
-    assert failed == {"PFX-01", "FW-01", "BAN-01"}
+    assert failed == {"PFX-01", "FW-01", "BAN-01", "UPD-01"}
     assert set(_statuses(document, MX2).values()) == {"pass"}
     reasons = {c["id"]: c["reason"] for h in document["hosts"] if h["host"] == MX1 for c in h["controls"]}
     assert "smtpd_tls_auth_only: no" in reasons["PFX-01"]
     assert "8080" in reasons["FW-01"]
     assert "sshd" not in reasons["BAN-01"].split("wanted")[0]
+    assert "unit apt-daily-upgrade.timer active: inactive" in reasons["UPD-01"]
     assert f"failed controls: {', '.join(sorted(failed, key=list(reasons).index))}" in run.output
     sarif = json.loads((tmp_path / "audit.sarif").read_text())
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == failed
     assert all(r["locations"] for r in sarif["runs"][0]["results"])
-    # The lab's own SARIF, with its three results, judged against the OASIS 2.1.0 schema (tests/judges).
+    # The lab's own SARIF, with its four results, judged against the OASIS 2.1.0 schema (tests/judges).
     assert judges.sarif_schema_errors([sarif]) == [[]]
 
     # Drift: site.yml would put master.cf back; the line that differs, and the controls whose settings it sets.
@@ -186,7 +189,7 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     }
     pfx01 = next(c for h in document["hosts"] if h["host"] == MX1 for c in h["controls"] if c["id"] == "PFX-01")
     assert [d["path"] for d in pfx01["drift"]] == ["/etc/postfix/master.cf"]
-    assert re.search(rf"{MX1}: .* 3 fail; drift: \d+ changes?'$", run.output, re.M)
+    assert re.search(rf"{MX1}: .* 4 fail; drift: \d+ changes?'$", run.output, re.M)
     markdown = (tmp_path / "audit.md").read_text()
     assert "/etc/postfix/master.cf (postfix_hardening: " in markdown
     texts = {path.name: path.read_text() for path in tmp_path.iterdir()} | {"output": run.output}
