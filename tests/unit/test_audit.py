@@ -224,6 +224,36 @@ def test_a_control_is_pass_fail_waived_or_not_applicable(definition, status):
         assert result["reason"] == "off: postfix_hardening_submission_enabled"
 
 
+def test_a_control_whose_evidence_was_not_gathered_says_why_instead_of_looking_switched_off():
+    skipped = {"probes": {"relay:25": {"skipped": "not probed: the auditor is not exempt (fail2ban_ignore_networks)"}}}
+    definition = {
+        "applies_when": True,
+        "remediation": "r",
+        "checks": [{"probe": "relay:25", "field": "relay_refused", "equals": True}],
+    }
+    result = audit.evaluate_control(CONTROL, definition, skipped)
+    assert result["status"] == "not applicable"
+    assert result["reason"] == "not checked: not probed: the auditor is not exempt (fail2ban_ignore_networks)"
+
+
+def test_a_pass_that_rests_on_part_of_the_checks_names_what_was_not_checked():
+    evidence = {**EVIDENCE, "probes": {"relay:25": {"skipped": "not probed: no address (mail_audit_address)"}}}
+    definition = {
+        "applies_when": True,
+        "remediation": "r",
+        "checks": [
+            {"postconf": "smtpd_tls_auth_only", "equals": "yes"},
+            {"probe": "relay:25", "field": "relay_refused", "equals": True},
+            {"probe": "relay:25", "field": "reply", "matches": "^554"},
+        ],
+    }
+    result = audit.evaluate_control(CONTROL, definition, evidence)
+    assert result["status"] == "pass"
+    assert result["reason"] == "partly checked, not checked: not probed: no address (mail_audit_address)"
+    full = audit.evaluate_control(CONTROL, {**definition, "checks": definition["checks"][:1]}, evidence)
+    assert (full["status"], full["reason"]) == ("pass", "")
+
+
 def test_a_list_of_files_is_one_check_a_file_and_when_false_drops_a_check():
     checks = audit.expand_checks([{"file": ["/a", "/b"], "owner": "root"}, {"unit": "x", "when": False, "equals": 1}])
     assert checks == [{"file": "/a", "owner": "root"}, {"file": "/b", "owner": "root"}]
