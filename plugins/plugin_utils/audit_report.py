@@ -1,22 +1,42 @@
 # SPDX-License-Identifier: MIT
-"""The audit's reports, from the hosts' results (plugin_utils/audit.py): JSON (schema `mailfort-audit/1`), Markdown,
-JUnit XML, SARIF 2.1.0 and a self-contained HTML page. Pure functions from data to text; the action
-mail_audit_report writes them."""
+"""The audit's reports, from the hosts' results (plugin_utils/audit.py): JSON (schema `mailfort-audit/1`, described
+by audit_report.schema.json beside this file), Markdown, JUnit XML, SARIF 2.1.0 and a self-contained HTML page. Pure
+functions from data to text; the action mail_audit_report writes them.
+
+Every host of the play is in every report: one the audit could not judge (unreachable, or its mail_audit task
+failed) has the status "not audited" and the reason, instead of controls."""
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree
+
+import yaml
+
+try:
+    from jsonschema import Draft202012Validator
+except ImportError:  # optional on the controller: without it schema_errors() says it could not check
+    Draft202012Validator = None
 
 from ansible_collections.mailfort.mail.plugins.plugin_utils.audit import summary_line
 
 SCHEMA = "mailfort-audit/1"
+SCHEMA_FILE = Path(__file__).with_name("audit_report.schema.json")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 STATUS_ORDER = {"fail": 0, "waived": 1, "not applicable": 2, "pass": 3}
+AUDITED = "audited"
+NOT_AUDITED = "not audited"
+# The SARIF rule of a host the audit could not judge, beside the catalogue's controls.
+NOT_AUDITED_RULE = "NOT-AUDITED"
+# A not-audited host's reason shows at most this much of the failure's message, on one line.
+REASON_MAX = 300
 AREAS = {
     "TLS": "TLS",
     "DOV": "Dovecot",
@@ -30,27 +50,91 @@ AREAS = {
 }
 
 
+def _one_line(text: Any, limit: int = REASON_MAX) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def not_audited_reason(result: Any) -> str:
+    """Why a host has no judged result, from its registered mail_audit result (None: it registered none). Only the
+    message of the failure, on one line: never the result's other keys (a module's output, its arguments)."""
+    if not isinstance(result, dict):
+        return "no result: the host left the play before the audit judged it"
+    # ansible-core 2.19 opens an unreachable host's message with "Task failed: ", which says nothing here.
+    message = _one_line(result.get("msg") or "no message").removeprefix("Task failed: ")
+    if result.get("unreachable"):
+        return _one_line(f"unreachable: {message}")
+    if result.get("skipped"):
+        return _one_line(f"skipped: {result.get('skip_reason') or message}")
+    return _one_line(f"failed: {message}")
+
+
+def not_audited(host: str, reason: str) -> dict:
+    """The report entry of HOST, which the audit could not judge for REASON."""
+    counts = dict.fromkeys(("pass", "fail", "waived", "not applicable"), 0)
+    summary = {"host": host, "controls": 0, **counts, "status": NOT_AUDITED, "reason": reason}
+    return {"host": host, "status": NOT_AUDITED, "reason": reason, "summary": summary, "controls": []}
+
+
+def host_entries(names: list[str], results: dict[str, Any]) -> list[dict]:
+    """One entry per host of NAMES, in their order: its judged result from RESULTS (host -> registered mail_audit
+    result, or None), or a "not audited" entry with the reason when it has no controls."""
+    entries = []
+    for name in names:
+        result = results.get(name)
+        if isinstance(result, dict) and isinstance(result.get("controls"), list) and "summary" in result:
+            entries.append({**result, "host": name})
+        else:
+            entries.append(not_audited(name, not_audited_reason(result)))
+    return entries
+
+
+def summary_text(summary: dict) -> str:
+    """A host's summary line: the counts (audit.summary_line), or `mx2: not audited (unreachable: ...)`."""
+    if summary.get("status") == NOT_AUDITED:
+        return f"{summary['host']}: {NOT_AUDITED} ({summary.get('reason') or 'no reason given'})"
+    return summary_line(summary)
+
+
 def document(hosts: list[dict], generated: str, catalogue: str) -> dict:
-    """The JSON report: what every other format is made from."""
+    """The JSON report: what every other format is made from. HOSTS: judged results and not_audited() entries."""
+    entries = []
+    for host in hosts:
+        status = host.get("status", AUDITED)
+        entry = {
+            "host": host["host"],
+            "status": status,
+            "summary": {**host["summary"], "status": status},
+            "versions": host.get("versions", {}),
+            "seconds": host.get("seconds", {}),
+            "probed": host.get("probed", {}),
+            "activity": host.get("activity", {}),
+            "drift": host.get("drift"),
+            "controls": host["controls"],
+        }
+        if status == NOT_AUDITED:
+            entry["reason"] = host["reason"]
+        entries.append(entry)
     return {
         "schema": SCHEMA,
         "generated": generated,
         "catalogue": catalogue,
-        "summary": [host["summary"] for host in hosts],
-        "hosts": [
-            {
-                "host": host["host"],
-                "summary": host["summary"],
-                "versions": host.get("versions", {}),
-                "seconds": host.get("seconds", {}),
-                "probed": host.get("probed", {}),
-                "activity": host.get("activity", {}),
-                "drift": host.get("drift"),
-                "controls": host["controls"],
-            }
-            for host in hosts
-        ],
+        "summary": [entry["summary"] for entry in entries],
+        "hosts": entries,
     }
+
+
+def schema_errors(doc: dict) -> list[str] | None:
+    """Where DOC, as audit.json holds it, breaks audit_report.schema.json: `JSON path: message` each, [] when it
+    holds; None when the Python package jsonschema is not installed (the check is then left to the caller)."""
+    if Draft202012Validator is None:
+        return None
+    validator = Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    written = json.loads(to_json(doc))
+    return [
+        f"{error.json_path}: {error.message}"
+        for error in sorted(validator.iter_errors(written), key=lambda e: (e.json_path, e.message))
+    ]
 
 
 def to_json(doc: dict) -> str:
@@ -83,17 +167,28 @@ def drift_lines(drift: dict | None) -> list[str]:
     return lines
 
 
+def _md_row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
+
+
+COUNTS = ("controls", "pass", "waived", "not applicable", "fail")
+
+
 def to_markdown(doc: dict) -> str:
     lines = [f"# mailfort audit, {doc['generated']}", ""]
-    lines += [f"- {summary_line(summary)}" for summary in doc["summary"]]
+    lines += ["| host | audit | controls | pass | waived | n/a | fail | notes |", "| --- " * 8 + "|"]
+    for summary in doc["summary"]:
+        if summary.get("status") == NOT_AUDITED:
+            lines.append(_md_row([summary["host"], NOT_AUDITED, *[""] * len(COUNTS), summary.get("reason", "")]))
+        else:
+            counts = [summary[key] for key in COUNTS]
+            lines.append(_md_row([summary["host"], AUDITED, *counts, summary.get("drift", "")]))
     for host in doc["hosts"]:
-        lines += [
-            "",
-            f"## {host['host']}",
-            "",
-            "| control | status | evidence | remediation |",
-            "| --- | --- | --- | --- |",
-        ]
+        lines += ["", f"## {host['host']}", ""]
+        if host.get("status") == NOT_AUDITED:
+            lines.append(f"Not audited: {host['reason']}")
+            continue
+        lines += ["| control | status | evidence | remediation |", "| --- | --- | --- | --- |"]
         for control in sorted(host["controls"], key=lambda c: (STATUS_ORDER[c["status"]], c["id"])):
             cells = [
                 f"{control['id']} {control['title']}",
@@ -101,7 +196,7 @@ def to_markdown(doc: dict) -> str:
                 control["reason"] if control["status"] != "pass" else _evidence_text(control),
                 control["remediation"] if control["status"] == "fail" else "",
             ]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |")
+            lines.append(_md_row(cells))
         activity = host.get("activity") or {}
         if activity:
             lines += ["", "Activity:", ""]
@@ -118,6 +213,14 @@ def to_junit(doc: dict) -> str:
     suites = ElementTree.Element("testsuites", name="mailfort audit")
     for host in doc["hosts"]:
         summary = host["summary"]
+        if host.get("status") == NOT_AUDITED:
+            # No control was judged: one test case in error (the test could not run), not a failure of a control.
+            suite = ElementTree.SubElement(
+                suites, "testsuite", name=host["host"], tests="1", failures="0", skipped="0", errors="1"
+            )
+            case = ElementTree.SubElement(suite, "testcase", classname=f"{host['host']}.audit", name=NOT_AUDITED)
+            ElementTree.SubElement(case, "error", message=host["reason"][:500], type=NOT_AUDITED).text = host["reason"]
+            continue
         suite = ElementTree.SubElement(
             suites,
             "testsuite",
@@ -157,8 +260,232 @@ def variable_location(root: Path, role: str, variable: str) -> tuple[str, int]:
     return defaults.as_posix(), 1
 
 
-def to_sarif(doc: dict, catalogue: list[dict], root: Path) -> str:
+# --- where a failure is fixed: the variable its remediation names, where the host's inventory sets it ------------
+
+_TOP_KEY = re.compile(r"""^["']?([A-Za-z_][A-Za-z0-9_]*)["']?\s*:(\s|$)""")
+_COMMENTED_KEY = re.compile(r"^#\s?([a-z][a-z0-9_]*):(\s|$)")
+_TOKEN = re.compile(r"[A-Za-z0-9_*]+")
+_INI_SECTION = re.compile(r"^\[([^\]:]+)(?::([a-z]+))?\]")
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _pairs(node: Any) -> list[tuple[Any, Any]]:
+    """A YAML mapping node's (key, value) nodes whose keys are scalars; [] for any other node."""
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    return [(key, value) for key, value in node.value if isinstance(key, yaml.ScalarNode)]
+
+
+def _child(node: Any, name: str) -> Any:
+    return next((value for key, value in _pairs(node) if key.value == name), None)
+
+
+def _compose(path: Path) -> Any:
+    try:
+        return yaml.compose("\n".join(_lines(path)))
+    except yaml.YAMLError:
+        return None
+
+
+def role_variables(root: Path) -> dict[str, tuple[str, int]]:
+    """Every variable of the roles under ROOT -> the file (relative to ROOT) and line a user reads it at: its line in
+    the role's defaults (commented out where it has no safe default), else its option in the role's argument specs.
+    In file order, role by role."""
+    found: dict[str, tuple[str, int]] = {}
+    for role in sorted(path for path in (root / "roles").glob("*") if path.is_dir()):
+        defaults = role / "defaults" / "main.yml"
+        for number, line in enumerate(_lines(defaults), start=1):
+            key, commented = _TOP_KEY.match(line), _COMMENTED_KEY.match(line)
+            name = key[1] if key else commented[1] if commented and commented[1].startswith(f"{role.name}_") else ""
+            if name:
+                found.setdefault(name, (defaults.relative_to(root).as_posix(), number))
+        specs = role / "meta" / "argument_specs.yml"
+        for entry_point in _pairs(_child(_compose(specs), "argument_specs")):
+            for option, _ in _pairs(_child(entry_point[1], "options")):
+                found.setdefault(option.value, (specs.relative_to(root).as_posix(), option.start_mark.line + 1))
+    return found
+
+
+def fix_variables(remediation: str, variables: dict[str, Any]) -> list[str]:
+    """The role variables REMEDIATION names, in its order: each word that is one of VARIABLES, and each pattern
+    (`postfix_hardening_*_rate_limit`) as the variables it matches. A playbook's name or prose names none."""
+    named: list[str] = []
+    for token in _TOKEN.findall(remediation):
+        if "*" in token:
+            if re.search(r"[a-z]_|_[a-z]", token):  # a pattern of names, not a lone star
+                named += [name for name in variables if fnmatch.fnmatchcase(name, token)]
+        elif token in variables:
+            named.append(token)
+    return list(dict.fromkeys(named))
+
+
+def _vars_file_keys(path: Path) -> dict[str, int]:
+    """The variables a host_vars or group_vars YAML file sets at its top level -> their lines (an encrypted file:
+    none)."""
+    keys: dict[str, int] = {}
+    for number, line in enumerate(_lines(path), start=1):
+        key = _TOP_KEY.match(line)
+        if key:
+            keys.setdefault(key[1], number)
+    return keys
+
+
+def _vars_files(directory: Path, name: str) -> list[Path]:
+    """The files Ansible reads for NAME in a host_vars or group_vars DIRECTORY: NAME with or without .yml, .yaml or
+    .json, or every such file under the directory NAME."""
+    base = directory / name
+    if base.is_dir():
+        return sorted(path for path in base.rglob("*") if path.is_file() and path.suffix in ("", ".yml", ".yaml"))
+    return [path for path in (base, *(directory / f"{name}{ext}" for ext in (".yml", ".yaml"))) if path.is_file()]
+
+
+def _yaml_group(group: str, node: Any, found: dict) -> None:
+    for key, value in _pairs(node):
+        if key.value == "hosts":
+            for host, host_vars in _pairs(value):
+                found["lines"].setdefault(host.value, host.start_mark.line + 1)
+                for var, _ in _pairs(host_vars):
+                    found["hosts"].setdefault(host.value, {}).setdefault(var.value, var.start_mark.line + 1)
+        elif key.value == "vars":
+            for var, _ in _pairs(value):
+                found["groups"].setdefault(group, {}).setdefault(var.value, var.start_mark.line + 1)
+        elif key.value == "children":
+            for child, child_node in _pairs(value):
+                _yaml_group(child.value, child_node, found)
+
+
+def _ini_inventory(lines: list[str], found: dict) -> None:
+    group, kind = "ungrouped", "hosts"
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        section = _INI_SECTION.match(line)
+        if not line or line.startswith(("#", ";")):
+            continue
+        if section:
+            group, kind = section[1].strip(), section[2] or "hosts"
+        elif kind == "vars" and "=" in line:
+            found["groups"].setdefault(group, {}).setdefault(line.split("=", 1)[0].strip(), number)
+        elif kind == "hosts":
+            try:
+                words = shlex.split(line, comments=True)
+            except ValueError:
+                words = line.split()
+            if not words:
+                continue
+            host = re.sub(r":[0-9]+$", "", words[0])
+            found["lines"].setdefault(host, number)
+            for word in words[1:]:
+                if "=" in word:
+                    found["hosts"].setdefault(host, {}).setdefault(word.split("=", 1)[0], number)
+
+
+def inventory_file_vars(path: Path) -> dict[str, dict]:
+    """What an inventory file (YAML or INI) sets, with lines: {"hosts": {host: {variable: line}}, "groups": {group:
+    {variable: line}}, "lines": {host: the line that first names it}}."""
+    found: dict[str, dict] = {"hosts": {}, "groups": {}, "lines": {}}
+    node = _compose(path)
+    if isinstance(node, yaml.MappingNode):
+        for group, value in _pairs(node):
+            _yaml_group(group.value, value, found)
+    else:
+        _ini_inventory(_lines(path), found)
+    return found
+
+
+def inventory_dirs(inventory: dict) -> list[Path]:
+    """The directories whose host_vars and group_vars apply to a host: its inventory file's and each inventory
+    source's (INVENTORY: dir, sources as inventory_dir and ansible_inventory_sources give them)."""
+    dirs = [Path(inventory["dir"])] if inventory.get("dir") else []
+    for source in inventory.get("sources") or []:
+        path = Path(str(source)).expanduser()
+        if path.is_dir():
+            dirs.append(path)
+        elif path.is_file():
+            dirs.append(path.parent)
+    return list(dict.fromkeys(directory.resolve() for directory in dirs))
+
+
+def inventory_places(host: str, inventory: dict) -> list[tuple[Path, dict[str, int]]]:
+    """Where the inventory sets HOST's variables, each file with {variable: line}, the one that wins first as in
+    Ansible's precedence: host_vars, the inventory file's host entry, group_vars of the host's groups (by
+    group_names, the later name first), group_vars/all, then the inventory file's group vars. INVENTORY: file, dir,
+    groups (group_names) and sources (ansible_inventory_sources)."""
+    dirs = inventory_dirs(inventory)
+    groups = [group for group in reversed(inventory.get("groups") or []) if group != "all"]
+    file = Path(inventory["file"]) if inventory.get("file") else None
+    in_file = inventory_file_vars(file) if file and file.is_file() else {"hosts": {}, "groups": {}}
+    places = [(path, _vars_file_keys(path)) for d in dirs for path in _vars_files(d / "host_vars", host)]
+    if file and host in in_file["hosts"]:
+        places.append((file, in_file["hosts"][host]))
+    for group in [*groups, "all"]:
+        places += [(path, _vars_file_keys(path)) for d in dirs for path in _vars_files(d / "group_vars", group)]
+    if file:
+        places += [(file, in_file["groups"][group]) for group in [*groups, "all"] if group in in_file["groups"]]
+    return places
+
+
+def fix_location(
+    control: dict, places: list[tuple[Path, dict[str, int]]], variables: dict[str, tuple[str, int]], root: Path
+) -> tuple[Path, int, str]:
+    """The file, line and variable that fix a failure of CONTROL (a catalogue entry): the first variable its
+    remediation names (enabled_by when it names none) that the host's inventory sets (PLACES, inventory_places()),
+    where it sets it; else that variable's line in its role's defaults or argument specs (VARIABLES,
+    role_variables())."""
+    names = fix_variables(control.get("audit", {}).get("remediation", ""), variables)
+    names = names or [control.get("enabled_by", "")]
+    for name in names:
+        for path, keys in places:
+            if name in keys:
+                return path, keys[name], name
+    name = next((name for name in names if name in variables), "")
+    if name:
+        relative, line = variables[name]
+        return root / relative, line, name
+    relative, line = variable_location(root, control.get("role", ""), control.get("enabled_by", ""))
+    return root / relative, line, control.get("enabled_by", "")
+
+
+def _uri_bases(root: Path, inventories: dict[str, dict]) -> dict[str, Path]:
+    """SRCROOT (the collection) and INVENTORY, INVENTORY2, ... (each inventory directory outside it)."""
+    bases = {"SRCROOT": root.resolve()}
+    outside = {d for inventory in inventories.values() for d in inventory_dirs(inventory)}
+    for index, directory in enumerate(sorted(d for d in outside if not d.is_relative_to(bases["SRCROOT"])), 1):
+        bases["INVENTORY" if index == 1 else f"INVENTORY{index}"] = directory
+    return bases
+
+
+def _location(path: Path, line: int, bases: dict[str, Path]) -> dict:
+    """A SARIF location: the file relative to the first base that holds it (else its absolute URI), and the line."""
+    path = path.resolve()
+    base = next((name for name, directory in bases.items() if path.is_relative_to(directory)), "")
+    artifact = (
+        {"uri": quote(path.relative_to(bases[base]).as_posix()), "uriBaseId": base} if base else {"uri": path.as_uri()}
+    )
+    return {"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": max(line, 1)}}}
+
+
+def _host_location(host: str, inventory: dict, root: Path) -> tuple[Path, int]:
+    """Where HOST is named: the line of its inventory file that first names it, else the audit's playbook."""
+    file = Path(inventory["file"]) if inventory.get("file") else None
+    if file and file.is_file():
+        return file, inventory_file_vars(file)["lines"].get(host, 1)
+    return root / "playbooks" / "audit.yml", 1
+
+
+def to_sarif(doc: dict, catalogue: list[dict], root: Path, inventories: dict[str, dict] | None = None) -> str:
+    """The SARIF 2.1.0 log: a result per failed control and host, at the line that fixes it (fix_location()), and a
+    result per host not audited, at its inventory entry. INVENTORIES: host -> file, dir, groups and sources, as
+    inventory_places() reads them; a host without one is located in the role defaults."""
+    inventories = inventories or {}
     by_id = {control["id"]: control for control in catalogue}
+    variables = role_variables(root)
+    bases = _uri_bases(root, inventories)
     rules = [
         {
             "id": control["id"],
@@ -169,22 +496,46 @@ def to_sarif(doc: dict, catalogue: list[dict], root: Path) -> str:
         }
         for control in catalogue
     ]
+    rules.append(
+        {
+            "id": NOT_AUDITED_RULE,
+            "name": "HostNotAudited",
+            "shortDescription": {"text": "The audit could not judge the host"},
+            "fullDescription": {"text": "The host was unreachable or its audit failed: no control was judged."},
+            "help": {"text": "Make the host reachable, or fix what the reason names, and audit it again."},
+        }
+    )
     results = []
     for host in doc["hosts"]:
+        inventory = inventories.get(host["host"], {})
+        if host.get("status") == NOT_AUDITED:
+            path, line = _host_location(host["host"], inventory, root)
+            results.append(
+                {
+                    "ruleId": NOT_AUDITED_RULE,
+                    "level": "error",
+                    "message": {"text": summary_text(host["summary"])},
+                    "locations": [_location(path, line, bases)],
+                    "properties": {"host": host["host"]},
+                }
+            )
+            continue
+        places = inventory_places(host["host"], inventory) if inventory else []
         for control in host["controls"]:
             if control["status"] != "fail":
                 continue
-            entry = by_id[control["id"]]
-            uri, line = variable_location(root, entry["role"], entry["enabled_by"])
+            entry = by_id.get(control["id"]) or {"role": control["role"], "audit": control}
+            path, line, variable = fix_location(entry, places, variables, root)
             results.append(
                 {
                     "ruleId": control["id"],
                     "level": "error",
-                    "message": {"text": f"{host['host']}: {control['reason']} Remediation: {control['remediation']}"},
-                    "locations": [
-                        {"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": line}}}
-                    ],
-                    "properties": {"host": host["host"]},
+                    "message": {
+                        "text": f"{host['host']}: {control['reason']} Remediation: {control['remediation']} "
+                        f"(here: {variable})"
+                    },
+                    "locations": [_location(path, line, bases)],
+                    "properties": {"host": host["host"], "variable": variable},
                 }
             )
     sarif = {
@@ -199,6 +550,7 @@ def to_sarif(doc: dict, catalogue: list[dict], root: Path) -> str:
                         "rules": rules,
                     }
                 },
+                "originalUriBaseIds": {name: {"uri": directory.as_uri() + "/"} for name, directory in bases.items()},
                 "results": results,
             }
         ],
@@ -210,12 +562,49 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
 .pass{background:#d8f3dc}.fail{background:#ffccd5}.waived{background:#fff3bf}.na{background:#e9ecef}
+.notaudited{background:#ffb3c1;font-weight:bold}
 details{margin:.2em 0}summary{cursor:pointer}code{font-size:90%}
 """
 
 
 def _status_class(status: str) -> str:
-    return "na" if status == "not applicable" else status
+    return {"not applicable": "na", NOT_AUDITED: "notaudited"}.get(status, status)
+
+
+def _html_fleet(summaries: list[dict]) -> list[str]:
+    """The fleet table: a row per host, its counts, or that it was not audited and why."""
+    e = html.escape
+    out = [
+        '<table class="fleet"><tr><th>host</th><th>audit</th><th>controls</th><th>pass</th><th>waived</th>'
+        "<th>n/a</th><th>fail</th></tr>"
+    ]
+    for summary in summaries:
+        link = f'<td><a href="#{e(summary["host"])}">{e(summary["host"])}</a></td>'
+        if summary.get("status") == NOT_AUDITED:
+            reason = e(summary.get("reason", ""))
+            out.append(f'<tr class="notaudited">{link}<td>{NOT_AUDITED}</td><td colspan="5">{reason}</td></tr>')
+            continue
+        row = "".join(f"<td>{summary[key]}</td>" for key in COUNTS)
+        css = "fail" if summary["fail"] else "pass"
+        out.append(f'<tr class="{css}">{link}<td>{AUDITED}</td>{row}</tr>')
+    return [*out, "</table>"]
+
+
+def _html_control(control: dict) -> str:
+    e = html.escape
+    evidence = "".join(
+        f"<li><code>{e(line['what'])}</code>: {e(line['seen'])}"
+        f"{'' if line['passed'] else ' (wanted ' + e(line['wanted']) + ')'}</li>"
+        for line in control["evidence"]
+    )
+    reason = f"<p>{e(control['reason'])}</p>" if control["reason"] else ""
+    fix = f"<p>Remediation: {e(control['remediation'])}</p>" if control["status"] == "fail" else ""
+    fix += "".join(f"<p>Drift: <code>{e(_drift_text(c))}</code></p>" for c in control.get("drift", []))
+    return (
+        f'<tr class="{_status_class(control["status"])}"><td>{e(control["id"])} {e(control["title"])}</td>'
+        f"<td>{e(control['status'])}</td><td>{reason}{fix}<details><summary>evidence</summary>"
+        f"<ul>{evidence}</ul></details></td></tr>"
+    )
 
 
 def to_html(doc: dict) -> str:
@@ -225,37 +614,24 @@ def to_html(doc: dict) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>mailfort audit {e(doc['generated'])}</title><style>{STYLE}</style></head><body>",
         f"<h1>mailfort audit</h1><p>{e(doc['generated'])}</p>",
-        "<table><tr><th>host</th><th>controls</th><th>pass</th><th>waived</th><th>n/a</th><th>fail</th></tr>",
+        *_html_fleet(doc["summary"]),
     ]
-    for summary in doc["summary"]:
-        row = "".join(f"<td>{summary[key]}</td>" for key in ("controls", "pass", "waived", "not applicable", "fail"))
-        css = "fail" if summary["fail"] else "pass"
-        out.append(f'<tr class="{css}"><td><a href="#{e(summary["host"])}">{e(summary["host"])}</a></td>{row}</tr>')
-    out.append("</table>")
     for host in doc["hosts"]:
-        out.append(f'<h2 id="{e(host["host"])}">{e(summary_line(host["summary"]))}</h2>')
+        status = host.get("status", AUDITED)
+        out.append(f'<section class="host {_status_class(status)}" id="{e(host["host"])}">')
+        out.append(f"<h2>{e(summary_text(host['summary']))}</h2>")
+        if status == NOT_AUDITED:
+            out += [f'<p class="notaudited">Not audited: {e(host["reason"])}</p>', "</section>"]
+            continue
         areas: dict[str, list[dict]] = {}
         for control in host["controls"]:
             areas.setdefault(control["area"], []).append(control)
         for area, controls in areas.items():
-            out.append(f"<h3>{e(AREAS.get(area, area))}</h3><table>")
+            out.append(f'<h3>{e(AREAS.get(area, area))}</h3><table class="area" data-area="{e(area)}">')
             out.append("<tr><th>control</th><th>status</th><th>evidence</th></tr>")
-            for control in controls:
-                evidence = "".join(
-                    f"<li><code>{e(line['what'])}</code>: {e(line['seen'])}"
-                    f"{'' if line['passed'] else ' (wanted ' + e(line['wanted']) + ')'}</li>"
-                    for line in control["evidence"]
-                )
-                reason = f"<p>{e(control['reason'])}</p>" if control["reason"] else ""
-                fix = f"<p>Remediation: {e(control['remediation'])}</p>" if control["status"] == "fail" else ""
-                fix += "".join(f"<p>Drift: <code>{e(_drift_text(c))}</code></p>" for c in control.get("drift", []))
-                out.append(
-                    f'<tr class="{_status_class(control["status"])}"><td>{e(control["id"])} {e(control["title"])}</td>'
-                    f"<td>{e(control['status'])}</td><td>{reason}{fix}<details><summary>evidence</summary>"
-                    f"<ul>{evidence}</ul></details></td></tr>"
-                )
+            out += [_html_control(control) for control in controls]
             out.append("</table>")
-        out += _html_activity(host.get("activity") or {}) + _html_drift(host.get("drift"))
+        out += [*_html_activity(host.get("activity") or {}), *_html_drift(host.get("drift")), "</section>"]
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -289,13 +665,16 @@ def _html_drift(drift: dict | None) -> list[str]:
     return [*out, "</table>"]
 
 
-def write_all(directory: Path, doc: dict, catalogue: list[dict], root: Path) -> dict[str, str]:
+def write_all(
+    directory: Path, doc: dict, catalogue: list[dict], root: Path, inventories: dict[str, dict] | None = None
+) -> dict[str, str]:
+    """Every report of DOC in DIRECTORY (made when missing): name -> path written. INVENTORIES: see to_sarif()."""
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         "audit.json": to_json(doc),
         "audit.md": to_markdown(doc),
         "audit.junit.xml": to_junit(doc),
-        "audit.sarif": to_sarif(doc, catalogue, root),
+        "audit.sarif": to_sarif(doc, catalogue, root, inventories),
         "audit.html": to_html(doc),
     }
     written = {}

@@ -355,7 +355,8 @@ def test_sarif_points_every_result_at_the_variable_that_fixes_it(report):
     assert location["artifactLocation"]["uri"] == "roles/postfix_hardening/defaults/main.yml"
     line = (ROOT / location["artifactLocation"]["uri"]).read_text().splitlines()[location["region"]["startLine"] - 1]
     assert line.startswith("postfix_hardening_submission_enabled:")
-    assert {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]} == {c["id"] for c in CATALOGUE}
+    rules = {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules == {c["id"] for c in CATALOGUE} | {audit_report.NOT_AUDITED_RULE}
 
 
 # The SARIF is judged against the OASIS SARIF 2.1.0 schema by a judge in .venv-judges (tests/judges/sarif_judge.py),
@@ -372,14 +373,16 @@ def _first_control_of_each_role() -> list[str]:
 
 @pytest.fixture
 def sarif_report() -> dict:
-    """Three hosts with every status: mx1 fails the first control of every role (a result pointing into each role's
-    defaults) and has waived and not applicable controls, mx2 fails one more with the same mix, mx3 passes all."""
+    """Four hosts with every status: mx1 fails the first control of every role (a result pointing into each role's
+    defaults) and has waived and not applicable controls, mx2 fails one more with the same mix, mx3 passes all, mx4
+    was not audited (a result of its own)."""
     mx1 = {control: "fail" for control in _first_control_of_each_role()}
     mx1 |= {"NET-01": "waived", "TLS-08": "waived", "DKIM-02": "not applicable", "DNS-05": "not applicable"}
     hosts = [
         _host("mx1", mx1),
         _host("mx2", {"PFX-04": "fail", "DOV-02": "waived", "DNS-06": "not applicable"}),
         _host("mx3", {}),
+        audit_report.not_audited("mx4", "unreachable: Failed to connect to the host via ssh: Connection timed out"),
     ]
     return audit_report.document(hosts, "2026-12-02T00:00:00Z", "controls.yml")
 
@@ -391,8 +394,9 @@ def _written_sarif(doc: dict, directory: Path) -> dict:
 
 def test_sarif_report_with_failed_waived_and_not_applicable_controls_is_valid_sarif_2_1_0(sarif_report, tmp_path):
     sarif = _written_sarif(sarif_report, tmp_path)
-    # Only failed controls become results, one per host and control: the count shows the schema judged them all.
-    assert len(sarif["runs"][0]["results"]) == len(_first_control_of_each_role()) + 1
+    # Only failed controls and hosts not audited become results, one per host and control or host: the count shows
+    # the schema judged them all.
+    assert len(sarif["runs"][0]["results"]) == len(_first_control_of_each_role()) + 1 + 1
     [errors] = judges.sarif_schema_errors([sarif])
     assert errors == [], "SARIF 2.1.0 schema errors:\n" + "\n".join(f"  {path}: {message}" for path, message in errors)
 
