@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 from xml.etree import ElementTree
@@ -492,6 +493,125 @@ def test_the_module_documentation_names_the_schema_file():
         audit_report.SCHEMA_FILE.resolve() == (ROOT / "plugins" / "plugin_utils" / "audit_report.schema.json").resolve()
     )
     assert "plugins/plugin_utils/audit_report.schema.json" in (ROOT / "README.md").read_text()
+
+
+# --- the HTML page ----------------------------------------------------------------------------------------------
+
+
+class _Node:
+    def __init__(self, tag: str, attrs: dict[str, str], parent: _Node | None):
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[_Node] = []
+        self.text = ""
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def all(self, tag: str, cls: str = "") -> list[_Node]:
+        found = []
+        for child in self.children:
+            if child.tag == tag and (not cls or cls in child.classes):
+                found.append(child)
+            found += child.all(tag, cls)
+        return found
+
+    def all_text(self) -> str:
+        return self.text + "".join(child.all_text() for child in self.children)
+
+
+class _Page(HTMLParser):
+    """The page as a tree of elements, with every attribute that could load something."""
+
+    VOID = frozenset({"meta", "br", "hr", "img", "link", "input"})
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.root = _Node("#document", {}, None)
+        self.current = self.root
+        self.loads: list[tuple[str, str, str]] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        values = {name: value or "" for name, value in attrs}
+        self.loads += [(tag, name, value) for name, value in values.items() if name in ("src", "href", "srcset")]
+        node = _Node(tag, values, self.current)
+        self.current.children.append(node)
+        if tag not in self.VOID:
+            self.current = node
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not self.root and node.tag != tag:
+            node = node.parent
+        assert node is not self.root, f"</{tag}> closes nothing"
+        self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.text += data
+
+
+def _cells(row: _Node) -> list[str]:
+    return [cell.all_text() for cell in row.children if cell.tag in ("td", "th")]
+
+
+def test_html_page_has_a_fleet_table_sections_by_area_and_a_class_on_every_control_row(fleet):
+    page = _Page(audit_report.to_html(fleet))
+    hosts = fleet["hosts"]
+    [table] = page.root.all("table", "fleet")
+    header, *rows = table.all("tr")
+    assert _cells(header)[:2] == ["host", "audit"]
+    assert [_cells(row)[0] for row in rows] == [host["host"] for host in hosts]
+    assert [row.attrs["class"] for row in rows] == ["fail", "notaudited", "notaudited", "pass"]
+    assert _cells(rows[0])[1:] == ["audited", str(len(CATALOGUE)), str(len(CATALOGUE) - 3), "1", "1", "1"]
+    assert _cells(rows[1]) == ["mx2", "not audited", f"unreachable: {UNREACHABLE['msg']}"]
+
+    sections = page.root.all("section", "host")
+    assert [section.attrs["id"] for section in sections] == [host["host"] for host in hosts]
+    # Every link of the fleet table leads to a host's section of the page.
+    assert [link.attrs["href"] for link in table.all("a")] == [f"#{host['host']}" for host in hosts]
+    for host, section in zip(hosts, sections, strict=True):
+        [heading] = section.all("h2")
+        assert heading.all_text() == audit_report.summary_text(host["summary"])
+        areas = section.all("table", "area")
+        if host["status"] == "not audited":
+            assert "notaudited" in section.classes
+            assert areas == []
+            assert f"Not audited: {host['reason']}" in section.all_text()
+            continue
+        wanted = list(dict.fromkeys(control["area"] for control in host["controls"]))
+        assert [area.attrs["data-area"] for area in areas] == wanted
+        assert [h3.all_text() for h3 in section.all("h3")][: len(wanted)] == [audit_report.AREAS[a] for a in wanted]
+        statuses = {control["id"]: control for control in host["controls"]}
+        for area in areas:
+            _, *control_rows = area.all("tr")
+            assert len(control_rows) == sum(1 for c in host["controls"] if c["area"] == area.attrs["data-area"])
+            for row in control_rows:
+                control = statuses[_cells(row)[0].split()[0]]
+                assert row.attrs["class"] == {"not applicable": "na"}.get(control["status"], control["status"])
+                assert _cells(row)[1] == control["status"]
+                # The evidence is folded away: every line of it inside the row's <details>.
+                [details] = row.all("details")
+                assert details.all("summary")[0].all_text() == "evidence"
+                assert len(details.all("li")) == len(control["evidence"])
+                assert row.all("li") == details.all("li")
+
+
+def test_html_page_loads_nothing_from_elsewhere_and_escapes_what_it_shows(fleet):
+    source = audit_report.to_html(fleet)
+    page = _Page(source)
+    assert page.root.all("link") == []
+    assert [script for script in page.root.all("script") if "src" in script.attrs] == []
+    assert page.root.all("img") == []
+    assert page.root.all("iframe") == []
+    assert all(value.startswith("#") for _, _, value in page.loads), page.loads
+    assert not any("http:" in value or "https:" in value or value.startswith("//") for _, _, value in page.loads)
+    assert "url(" not in source
+    assert "@import" not in source
+    assert "<b>" not in source
+    assert "&lt;b&gt;" in source
+    assert page.root.all("html")[0].attrs["lang"] == "en"
 
 
 # --- the action and the playbook, in a real play -----------------------------------------------------------------
