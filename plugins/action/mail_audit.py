@@ -89,13 +89,21 @@ def load_yaml(path: Path) -> dict:
 COLLECTED = {
     "postconf": "postconf",
     "doveconf": "doveconf",
+    "opendkim": "opendkim",
     "file": "files",
     "certificate": "certificates",
     "unit": "units",
     "config_check": "config_checks",
     "probe": "probes",
 }
-FLAGS = {"nft": "nft_table", "listening": "listening", "fail2ban": "fail2ban", "updates": "updates", "dns": "dns"}
+FLAGS = {
+    "nft": "nft_table",
+    "nft_set": "nft_table",
+    "listening": "listening",
+    "fail2ban": "fail2ban",
+    "updates": "updates",
+    "dns": "dns",
+}
 
 
 def needs_of(checks: list[dict]) -> dict:
@@ -404,7 +412,7 @@ class ActionModule(ActionBase):
                 "controls": results,
                 "summary": summary,
                 "drift": drift,
-                "activity": evidence.get("journal", {}),
+                "activity": audit.activity(evidence),
                 "versions": evidence.get("versions", {}),
                 "missing_programs": evidence.get("missing", []),
                 "probed": {

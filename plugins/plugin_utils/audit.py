@@ -12,16 +12,20 @@ A check names one piece of evidence by one key and says what it must be by the o
     - nft: open_ports                      # policy, open_ports, allowlisted_ports, metered_ports, ban_sets
       subset_of: [25, 465, 587, 993]
 
-Evidence keys: postconf (+ service), doveconf, nft, listening, file, certificate (+ field), unit, fail2ban (jails,
-running, or a jail's name + field), config_check, probe (+ field), value (a value of the host's variables itself).
+Evidence keys: postconf (+ service), doveconf, opendkim (a configuration file + field: a setting, or SETTING.hosts for
+the entries of the host list it names), nft, nft_set (a set's elements; a list of sets: set -> elements; + field
+count), listening, file, certificate (+ field), unit, fail2ban (jails, running, or a jail's name + field),
+config_check, probe (+ field), value (a value of the host's variables itself).
 Expectations: equals, one_of, contains, excludes, matches, at_least, at_most, subset_of, superset_of, mode_at_most,
 owner, group. A check may carry `label` (what the evidence line says), `when` (false: the check is left out, for a
-feature that is off) and `when_version: {dovecot: ">=2.4"}`. A file, certificate or unit may be a list: one check
-per element.
+feature that is off) and `when_version: {dovecot: ">=2.4"}`. A file, certificate, unit or OpenDKIM configuration may
+be a list: one check per element.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from typing import Any
 
@@ -29,7 +33,9 @@ SOURCES = (
     "dns",
     "postconf",
     "doveconf",
+    "opendkim",
     "nft",
+    "nft_set",
     "listening",
     "file",
     "certificate",
@@ -56,7 +62,7 @@ EXPECTATIONS = (
 )
 MODIFIERS = ("service", "field", "label", "when", "when_version")
 # Evidence keys whose value may be a list: the check then stands for one check per element.
-LISTABLE = ("file", "certificate", "unit")
+LISTABLE = ("file", "certificate", "unit", "opendkim")
 STATUSES = ("pass", "fail", "waived", "not applicable")
 # A value an evidence line shows at most.
 SHOWN_MAX = 200
@@ -156,10 +162,55 @@ def _rule_matches(exprs: list[dict]) -> tuple[list[int] | None, list[str], bool]
     return ports, saddr, other
 
 
+ADDRESS_SET_TYPES = ("ipv4_addr", "ipv6_addr")
+
+
+def _element_networks(element: Any) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
+    """The networks an element of an address set covers (an address, a prefix, a range; an element with a timeout
+    or a counter wraps its value in elem), or None when it is none of them."""
+    if isinstance(element, dict) and "elem" in element:
+        element = element["elem"].get("val") if isinstance(element["elem"], dict) else element["elem"]
+    try:
+        if isinstance(element, str):
+            return [ipaddress.ip_network(element)]
+        if isinstance(element, dict) and "prefix" in element:
+            prefix = element["prefix"]
+            return [ipaddress.ip_network(f"{prefix['addr']}/{prefix['len']}", strict=False)]
+        if isinstance(element, dict) and "range" in element:
+            low, high = (ipaddress.ip_address(end) for end in element["range"])
+            return list(ipaddress.summarize_address_range(low, high))
+    except (ValueError, TypeError, KeyError):
+        return None
+    return None
+
+
+def nft_sets(objects: list | None) -> dict[str, list[str]]:
+    """Each named set of an nft table (nft -j list table) -> its elements, sorted. Address sets give CIDR text in
+    the form mail_net_allowlist writes it: collapsed (nft's interval sets merge adjacent ranges, listed as address
+    ranges), a single address as a /32 or /128, in address order, so a set compares equal to the allowlist it was
+    filled from. Elements of other sets (ports, concatenations) are their JSON text."""
+    found: dict[str, list[str]] = {}
+    for item in objects or []:
+        nft_set = item.get("set") if isinstance(item, dict) else None
+        if not nft_set or "name" not in nft_set:
+            continue
+        elements = nft_set.get("elem", [])
+        elements = elements if isinstance(elements, list) else [elements]
+        networks = [_element_networks(element) for element in elements]
+        if nft_set.get("type") in ADDRESS_SET_TYPES and None not in networks:
+            flat = [network for found_networks in networks for network in found_networks]
+            found[nft_set["name"]] = [str(network) for network in ipaddress.collapse_addresses(flat)]
+        else:
+            found[nft_set["name"]] = sorted(
+                element if isinstance(element, str) else json.dumps(element, sort_keys=True) for element in elements
+            )
+    return found
+
+
 def nft_summary(objects: list | None) -> dict:
     """What the controls ask of an nft table (nft -j list table), from its input chain: the policy, the TCP ports
     any source may reach, those reached only from named sets, those under a per-source meter, and the sets whose
-    sources are dropped before anything else."""
+    sources are dropped before anything else; and every set's elements (nft_sets)."""
     summary = {
         "exists": objects is not None,
         "policy": None,
@@ -168,6 +219,7 @@ def nft_summary(objects: list | None) -> dict:
         "metered_ports": [],
         "ban_sets": [],
         "accepts_everything": False,
+        "sets": nft_sets(objects),
     }
     if objects is None:
         return summary
@@ -245,6 +297,41 @@ def _nft(check: dict, evidence: dict) -> tuple[str, Any]:
     if not summary["exists"]:
         return "nft table", _MISSING
     return f"nft {check['nft']}", summary.get(check["nft"], _MISSING)
+
+
+def _nft_set(check: dict, evidence: dict) -> tuple[str, Any]:
+    """A set's elements (CIDR text, as nft_sets gives them); for a list of sets, set -> elements; with field count,
+    how many elements in all."""
+    summary = evidence.get("nft_summary") or nft_summary(evidence.get("nft"))
+    if not summary["exists"]:
+        return "nft table", _MISSING
+    names = check["nft_set"]
+    sets = summary.get("sets") or nft_sets(evidence.get("nft"))
+    what = f"nft set {names}" if isinstance(names, str) else f"nft sets {', '.join(names)}"
+    missing = [name for name in ([names] if isinstance(names, str) else names) if name not in sets]
+    if missing:
+        return f"nft set {', '.join(missing)}", _MISSING
+    value = sets[names] if isinstance(names, str) else {name: sets[name] for name in names}
+    if check.get("field") == "count":
+        return f"{what} count", len(value) if isinstance(names, str) else sum(len(found) for found in value.values())
+    return what, value
+
+
+def _opendkim(check: dict, evidence: dict) -> tuple[str, Any]:
+    """An OpenDKIM configuration's setting as opendkim reads it (the name without regard to case), SETTING.hosts
+    the entries of the host list it names; without field, the names of the settings it makes."""
+    path, field = check["opendkim"], check.get("field")
+    found = evidence.get("opendkim", {}).get(path, {})
+    if not found.get("exists") or "error" in found:
+        return f"OpenDKIM {path}", found.get("error", _MISSING)
+    settings = {name.lower(): value for name, value in found["settings"].items()}
+    if not field:
+        return f"OpenDKIM {path} settings", sorted(found["settings"])
+    name, _, part = field.partition(".")
+    if part == "hosts":
+        hosts = {key.lower(): value for key, value in found.get("hosts", {}).items()}
+        return f"OpenDKIM {path} {name} entries", hosts.get(name.lower(), _MISSING)
+    return f"OpenDKIM {path} {field}", settings.get(field.lower(), _MISSING)
 
 
 def _listening(check: dict, evidence: dict) -> tuple[str, Any]:
@@ -351,7 +438,9 @@ def _value(check: dict, evidence: dict) -> tuple[str, Any]:
 LOOKUPS = {
     "postconf": _postconf,
     "doveconf": _doveconf,
+    "opendkim": _opendkim,
     "nft": _nft,
+    "nft_set": _nft_set,
     "listening": _listening,
     "file": _file,
     "certificate": _certificate,
@@ -363,6 +452,23 @@ LOOKUPS = {
     "dns": _dns,
     "value": _value,
 }
+
+
+def activity(evidence: dict) -> dict:
+    """The host's activity for the reports: the journal's events (mail_audit_facts' journal: event -> count and top
+    sources), then each certificate the audit read with the days it has left, as certificate_days_left:<path>. A
+    certificate's entry has the shape of an event (count: the days left, no sources) and says so again in days_left
+    and not_after, so that every report format shows it as a line of its own."""
+    found = dict(evidence.get("journal") or {})
+    for path, certificate in sorted((evidence.get("certificates") or {}).items()):
+        if isinstance(certificate, dict) and "days_left" in certificate:
+            found[f"certificate_days_left:{path}"] = {
+                "count": certificate["days_left"],
+                "sources": {},
+                "days_left": certificate["days_left"],
+                "not_after": certificate.get("not_after", ""),
+            }
+    return found
 
 
 def lookup(check: dict, evidence: dict) -> tuple[str, Any]:
