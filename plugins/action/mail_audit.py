@@ -8,7 +8,8 @@ host's variables layered as a play of the roles would see them: each role's defa
 roles' own vars. So an audit judges a host against what site.yml would have made of it, without running a role.
 
 The evidence of the host comes from one call of the module mail_audit_facts (asked only for what the controls
-need); the network's from the controller (plugin_utils/audit_probes.py), at most 18 connections per host.
+need); the network's from the controller (plugin_utils/audit_probes.py), at most 30 connections per host and 6 per
+port (audit_probes.HOST_BUDGET and PORT_BUDGET), counted in the result's `probed`.
 
 Arguments:
   catalogue:  path of controls.yml; default: the collection's own.
@@ -193,26 +194,23 @@ class ActionModule(ActionBase):
         return judged
 
     @staticmethod
-    def _probes(names: list[str], address: str, tls_name: str, ca_pem: str, *, relay_safe: bool, auditor: str) -> dict:
-        """The network's evidence: each probe of NAMES, from this controller."""
+    def _probes(
+        names: list[str], address: str, tls_name: str, ca_pem: str, *, relay_safe: bool, auditor: str
+    ) -> tuple[dict, dict]:
+        """The network's evidence: each probe of NAMES, from this controller, within the audit's connection budget;
+        and the connections they opened, per port."""
         if not address:
-            return {probe: {"error": "no address to probe (mail_audit_address)"} for probe in names}
-        probes: dict[str, dict] = {}
-        unreachable = ""
-        for probe in names:
-            if probe.startswith("relay:") and not relay_safe:
-                probes[probe] = {
-                    "skipped": f"not probed: the auditor's address {auditor} is not in fail2ban_ignore_networks, "
-                    "and fail2ban's postfix jail counts a refused relay as a failure"
-                }
-            elif unreachable:
-                probes[probe] = {"error": f"not probed: {unreachable}"}
-            else:
-                probes[probe] = audit_probes.run_probe(probe, address, tls_name, ca_pem or None)
-                if "timed out" in probes[probe].get("error", ""):
-                    # A host that drops the auditor (a ban, a closed allowlist) would time out every probe.
-                    unreachable = f"{probe} timed out, the host drops this auditor ({auditor})"
-        return probes
+            return {probe: {"error": "no address to probe (mail_audit_address)"} for probe in names}, {}
+        relay = (
+            f"not probed: the auditor's address {auditor} is not in fail2ban_ignore_networks, "
+            "and fail2ban's postfix jail counts a refused relay as a failure"
+        )
+        skipped = {} if relay_safe else {probe: relay for probe in names if probe.startswith("relay:")}
+        net = audit_probes.Connections()
+        probes = audit_probes.run_probes(
+            names, address, tls_name, ca_pem or None, net=net, skipped=skipped, auditor=auditor
+        )
+        return probes, {str(port): count for port, count in sorted(net.opened.items())}
 
     @staticmethod
     def _scans(
@@ -364,7 +362,7 @@ class ActionModule(ActionBase):
         postfix_jail = not fail2ban or "postfix" in fail2ban.get("jails", {})
         relay_safe = covered(auditor, ignored) or not postfix_jail
         scans = [name for name in needs["probes"] if name.startswith("scan:")]
-        probes = self._probes(
+        probes, connections = self._probes(
             [name for name in needs["probes"] if name not in scans],
             address,
             tls_name,
@@ -420,6 +418,8 @@ class ActionModule(ActionBase):
                     "tls_name": tls_name,
                     "from": auditor,
                     "probes": sorted(name for name, found in probes.items() if "skipped" not in found),
+                    # Per port; sslyze's scans are not counted (they run only for an auditor the meters exempt).
+                    "connections": connections,
                 },
                 "seconds": {"host": round(host_seconds, 2), "total": round(time.monotonic() - started, 2)},
             }
