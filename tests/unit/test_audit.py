@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -551,23 +551,115 @@ def test_probe_dns_compares_only_records_of_the_same_kind(monkeypatch):
     assert found["_25._tcp.mx.lab.example. TLSA"]["agree"] is True
 
 
-def test_the_catalogues_probes_stay_under_the_default_meters():
-    """Every probe the catalogue can ask for, all at once: per port at most 5 connections and 18 in all, under the
-    firewall's default burst (mail_firewall_rate_limit_burst: 30) and Postfix's default per-client rate (60 a minute
-    and service), so that an audit never meets the meters it audits."""
-    # sslyze's scans (scan:...) are left out: they run only for an auditor the meters exempt (test_mail_audit_scan).
-    probes = {
-        check["probe"]
-        for control in CATALOGUE
-        for check in control["audit"]["checks"]
-        if "probe" in check and not check["probe"].startswith("scan:")
-    }
-    connections: dict[str, int] = {}
+def _catalogue_probes() -> dict[str, set[str]]:
+    """Every probe the catalogue can ask for, every feature on (sslyze's scan:... left out: they run only for an
+    auditor the meters exempt, test_mail_audit_scan) -> the conditions (`when`) it is asked under."""
+    probes: dict[str, set[str]] = {}
+    for control in CATALOGUE:
+        for check in control["audit"]["checks"]:
+            if "probe" in check and not check["probe"].startswith("scan:"):
+                probes.setdefault(check["probe"], set()).add(str(check.get("when", "")))
+    return probes
+
+
+def _connections(probes: Iterable[str], accepts: Callable[[int], set[str]], *, chain_verifies: bool) -> dict:
+    """Per port, the connections PROBES open against a host whose port P takes the TLS versions ACCEPTS(P),
+    counted with the audit's own version scan (audit_probes.scan_versions) answered as that host would: a session
+    opens one connection, two when the chain does not verify, and what it negotiates (its client offers TLS 1.2 and
+    newer) is the first answer of its port's scan; the relay and a closed port one each."""
+    versions = list(audit_probes.VERSIONS)
+    counts: dict[int, int] = {}
     for probe in probes:
-        port = probe.rpartition(":")[2]
-        connections[port] = connections.get(port, 0) + (len(audit_probes.VERSIONS) if probe.startswith("tls:") else 1)
-    assert max(connections.values()) <= 5, connections
-    assert sum(connections.values()) <= 18, connections
+        kind, port = probe.partition(":")[0], audit_probes.port_of(probe)
+        taken = accepts(port)
+        if kind == "tls":
+            asked: list[str] = []
+
+            def ask(lowest: str, highest: str, taken: set[str] = taken, asked: list[str] = asked) -> str | None:
+                asked.append(lowest)
+                answers = [v for v in versions[versions.index(lowest) : versions.index(highest) + 1] if v in taken]
+                return answers[-1] if answers else None
+
+            sessions = [
+                p for p in probes if p.split(":")[0] in audit_probes.SESSIONS and audit_probes.port_of(p) == port
+            ]
+            negotiated = [v for v in ("TLSv1.2", "TLSv1.3") if v in taken] if sessions else []
+            audit_probes.scan_versions(ask, versions, negotiated[-1] if negotiated else None)
+            count = len(asked)
+        else:
+            count = 1 if kind not in audit_probes.SESSIONS or chain_verifies else 2
+        counts[port] = counts.get(port, 0) + count
+    return counts
+
+
+# The ports of the features the roles' defaults leave off: IMAP STARTTLS on 143, POP3 on 995 (and 110 probed closed).
+OFF_BY_DEFAULT = {143, 995, 110}
+
+
+@pytest.mark.parametrize(
+    ("profile", "mx_policy", "every_feature", "by_default"),
+    [
+        ("intermediate", "strict", 20, 13),
+        ("intermediate", "interop", 21, 14),
+        ("modern", "strict", 14, 9),
+        ("modern", "interop", 16, 11),
+    ],
+)
+def test_the_catalogues_probes_stay_under_the_default_meters(profile, mx_policy, every_feature, by_default):
+    """Every probe the catalogue can ask for, against a host as the roles make it (the profile's versions, port 25's
+    as postfix_hardening_mx_tls_policy says, a chain that verifies): per port at most PORT_BUDGET connections and
+    HOST_BUDGET in all, under the firewall's default burst (mail_firewall_rate_limit_burst: 30) and Postfix's
+    default per-client rate (60 a minute and service), so that an audit never meets the meters it audits. The
+    counts are those the README states (Auditing a host)."""
+    profile_versions = {"TLSv1.3"} if profile == "modern" else {"TLSv1.2", "TLSv1.3"}
+
+    def accepts(port: int) -> set[str]:
+        return set(audit_probes.VERSIONS) if port == 25 and mx_policy == "interop" else profile_versions
+
+    probes = _catalogue_probes()
+    counts = _connections(probes, accepts, chain_verifies=True)
+    assert max(counts.values()) <= audit_probes.PORT_BUDGET, counts
+    assert sum(counts.values()) == every_feature <= audit_probes.HOST_BUDGET, counts
+    assert sum(n for port, n in counts.items() if port not in OFF_BY_DEFAULT) == by_default, counts
+    if (profile, mx_policy) == ("intermediate", "strict"):
+        assert counts == {25: 4, 587: 3, 465: 3, 993: 3, 143: 3, 995: 3, 110: 1}
+
+
+def test_whatever_a_host_answers_only_a_version_scan_can_meet_the_budget():
+    """The most the catalogue's probes can open: every port takes every TLS version and no chain verifies. No port
+    reaches PORT_BUDGET's limit, the sessions, the relay and the closed port stay far under HOST_BUDGET, and the
+    two connections over it are refused by audit_probes.Connections, which cuts the last scan short and leaves it
+    unjudged (test_audit_probes.py::test_no_connection_is_opened_beyond_the_budget_and_a_cut_scan_is_not_judged)."""
+    probes = _catalogue_probes()
+    worst = _connections(probes, lambda port: set(audit_probes.VERSIONS), chain_verifies=False)
+    assert worst == {25: 6, 587: 5, 465: 5, 993: 5, 143: 5, 995: 5, 110: 1}
+    assert max(worst.values()) <= audit_probes.PORT_BUDGET
+    assert sum(worst.values()) == audit_probes.HOST_BUDGET + 2
+    unscanned = _connections([p for p in probes if not p.startswith("tls:")], lambda port: set(), chain_verifies=False)
+    assert sum(unscanned.values()) <= audit_probes.HOST_BUDGET // 2
+
+
+def test_every_version_scan_starts_from_a_session_on_its_port():
+    """A scan without its port's session costs one connection more: each runs under its session's conditions."""
+    probes = _catalogue_probes()
+    for probe, conditions in probes.items():
+        if probe.startswith("tls:"):
+            port = audit_probes.port_of(probe)
+            sessions = [
+                p for p in probes if p.split(":")[0] in audit_probes.SESSIONS and audit_probes.port_of(p) == port
+            ]
+            assert any(conditions <= probes[session] for session in sessions), (probe, conditions, sessions)
+
+
+def test_every_tls_port_the_host_serves_has_its_versions_and_its_chain_checked():
+    """The ports sslyze judges (TLS-02, every TLS port the host serves) have their versions checked (TLS-01) and
+    their chain and name (TLS-09), each under the same condition as the other."""
+    checks = {control["id"]: control["audit"]["checks"] for control in CATALOGUE}
+    served = {audit_probes.port_of(c["probe"]) for c in checks["TLS-02"] if c.get("probe", "").startswith("scan:")}
+    versions = {audit_probes.port_of(c["probe"]): c["when"] for c in checks["TLS-01"] if "probe" in c}
+    chains = {audit_probes.port_of(c["probe"]): c["when"] for c in checks["TLS-09"] if c.get("field") == "verified"}
+    assert served == set(versions) == set(chains) == {25, 465, 587, 993, 143, 995}
+    assert versions == chains
 
 
 def test_update_evidence_names_what_apt_and_needrestart_read():
