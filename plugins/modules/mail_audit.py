@@ -159,9 +159,20 @@ summary:
   type: dict
   sample: {"host": "mx1", "controls": 50, "pass": 50, "fail": 0, "waived": 0, "not applicable": 0}
 activity:
-  description: Journal events in the window, each with C(count) and C(sources).
+  description:
+    - Journal events in the window, each with C(count) and C(sources) (address -> count, the ten most frequent),
+      namely C(failed_login) and C(failed_login:SERVICE) (C(smtp/submission), C(smtp/submissions), C(imap), C(pop3)),
+      C(relay_refused), C(quota_refused), C(fail2ban_ban) and C(fail2ban_unban) with C(:JAIL) for each jail. Counted
+      by source only, never by user name.
+    - Then C(certificate_days_left:PATH) for each certificate the audit read, C(count) being its days left (also in
+      C(days_left), with C(not_after)).
   returned: always
   type: dict
+  sample:
+    failed_login: {"count": 3, "sources": {"192.0.2.7": 3}}
+    failed_login:smtp/submission: {"count": 3, "sources": {"192.0.2.7": 3}}
+    certificate_days_left:/etc/ssl/mailfort/mx.crt:
+      {"count": 57, "sources": {}, "days_left": 57, "not_after": "2027-01-28T00:00:00+00:00"}
 seconds:
   description: How long reading the host and the whole judgement took.
   returned: always
