@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.mailfort.mail.plugins.action import mail_audit
 from ansible_collections.mailfort.mail.plugins.plugin_utils import audit
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -194,6 +195,20 @@ def test_a_list_of_opendkim_configurations_is_one_check_each():
     ]
 
 
+def test_the_action_asks_the_module_for_the_opendkim_configurations_and_the_table_the_checks_name():
+    checks = audit.expand_checks(
+        [
+            {"opendkim": ["/etc/opendkim.conf", "/etc/opendkim-ed25519.conf"], "field": "Mode", "equals": "s"},
+            {"opendkim": "/etc/opendkim.conf", "field": "UMask", "equals": "0007"},
+            {"nft_set": "allow_admin_v4", "equals": []},
+        ]
+    )
+    needs = mail_audit.needs_of(checks)
+    assert needs["opendkim"] == ["/etc/opendkim-ed25519.conf", "/etc/opendkim.conf"]
+    assert needs["nft_table"] is True
+    assert mail_audit.needs_of([{"opendkim": "/etc/opendkim.conf", "equals": "s"}]).get("nft_table") is None
+
+
 def test_activity_is_the_journals_events_then_each_certificates_days_left():
     evidence = {
         "journal": {"failed_login": {"count": 2, "sources": {"192.0.2.7": 2}}},
@@ -266,6 +281,7 @@ _AnsibleCollectionFinder(paths=[str(root / "collections")])._install()
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar, trust_as_template
 from ansible_collections.mailfort.mail.plugins.action import mail_audit as action
+from ansible_collections.mailfort.mail.plugins.action import mail_audit
 from ansible_collections.mailfort.mail.plugins.plugin_utils import audit
 host, wanted = json.loads(sys.argv[2]), json.loads(sys.argv[3])
 catalogue = [c for c in action.load_yaml(root / "controls.yml")["controls"] if c["id"] in wanted]
