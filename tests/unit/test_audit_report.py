@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """The audit's reports (plugin_utils/audit_report.py, the action mail_audit_report and playbooks/audit.yml's last
 tasks): a host the audit could not judge is in every report as "not audited" with the reason; SARIF points each
-failure at the line that fixes it, in the host's inventory where it sets the variable; audit.json holds to its JSON
-Schema; the HTML page has the structure it promises. The judgement itself is test_audit.py's."""
+failure at the line that fixes it (plugin_utils/audit_locations.py), in the host's inventory where it sets the
+variable; audit.json holds to its JSON Schema; the HTML page has the structure it promises. The judgement itself
+is test_audit.py's."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from xml.etree import ElementTree
 import judges
 import pytest
 import yaml
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_report
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_locations, audit_report
 from jsonschema import Draft202012Validator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +169,7 @@ def test_junit_has_an_error_case_for_each_host_not_audited(fleet):
 # --- SARIF: the line that fixes a failure ------------------------------------------------------------------------
 
 
-VARIABLES = audit_report.role_variables(ROOT)
+VARIABLES = audit_locations.role_variables(ROOT)
 
 
 @pytest.mark.parametrize(
@@ -182,14 +183,14 @@ VARIABLES = audit_report.role_variables(ROOT)
     ],
 )
 def test_the_variables_a_remediation_names_are_role_variables_in_its_order(control, named):
-    assert audit_report.fix_variables(BY_ID[control]["audit"]["remediation"], VARIABLES) == named
+    assert audit_locations.fix_variables(BY_ID[control]["audit"]["remediation"], VARIABLES) == named
 
 
 def test_a_pattern_in_a_remediation_names_every_variable_it_matches():
-    named = audit_report.fix_variables("postfix_hardening_*_rate_limit (playbooks/postfix_hardening.yml)", VARIABLES)
+    named = audit_locations.fix_variables("postfix_hardening_*_rate_limit (playbooks/postfix_hardening.yml)", VARIABLES)
     assert "postfix_hardening_connection_rate_limit" in named
     assert all(name.startswith("postfix_hardening_") and name.endswith("_rate_limit") for name in named)
-    assert audit_report.fix_variables("a * b and playbooks/site.yml", VARIABLES) == []
+    assert audit_locations.fix_variables("a * b and playbooks/site.yml", VARIABLES) == []
 
 
 def test_every_role_variable_is_located_at_its_line():
@@ -208,7 +209,7 @@ def test_every_role_variable_is_located_at_its_line():
     ],
 )
 def test_without_an_inventory_a_failure_points_at_the_role_default(control, variable):
-    path, line, found = audit_report.fix_location(BY_ID[control], [], VARIABLES, ROOT)
+    path, line, found = audit_locations.fix_location(BY_ID[control], [], VARIABLES, ROOT)
     assert found == variable
     assert path.read_text().splitlines()[line - 1].startswith(f"{variable}:")
 
@@ -350,7 +351,7 @@ mail_tls_profile = old
 
 def test_an_ini_inventory_is_read_for_host_and_group_variables(tmp_path):
     (tmp_path / "hosts").write_text(INI)
-    found = audit_report.inventory_file_vars(tmp_path / "hosts")
+    found = audit_locations.inventory_file_vars(tmp_path / "hosts")
     assert found["lines"] == {"mx1": 3, "mx2": 4}
     assert found["hosts"]["mx1"] == {"ansible_host": 3, "postfix_hardening_tls_profile": 3}
     assert found["groups"] == {"mail_servers": {"mail_tls_profile": 7}}
