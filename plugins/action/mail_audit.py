@@ -45,6 +45,7 @@ from ansible.template import trust_as_template
 from ansible_collections.mailfort.mail.plugins.plugin_utils import (
     audit,
     audit_drift,
+    audit_evidence,
     audit_mta_sts,
     audit_probes,
     audit_scanner,
@@ -346,7 +347,7 @@ class ActionModule(ActionBase):
         evidence = self._execute_module(module_name=MODULE, module_args=module_args, task_vars=task_vars)
         if evidence.get("failed"):
             raise AnsibleActionFail(f"reading the host's evidence failed: {evidence.get('msg') or evidence}")
-        evidence["nft_summary"] = audit.nft_summary(evidence.get("nft")) if "nft" in evidence else None
+        evidence["nft_summary"] = audit_evidence.nft_summary(evidence.get("nft")) if "nft" in evidence else None
         if lab_ca:
             ca_pem = evidence.get("certificates", {}).get(lab_ca, {}).get("pem", "")
         host_seconds = time.monotonic() - started

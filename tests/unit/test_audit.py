@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 import judges
 import pytest
 import yaml
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_probes, audit_report
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_evidence, audit_probes, audit_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = yaml.safe_load((ROOT / "controls.yml").read_text())["controls"]
@@ -97,7 +97,7 @@ NFT = [
 
 
 def test_nft_summary_reads_policy_open_allowlisted_metered_ports_and_ban_sets():
-    summary = audit.nft_summary(NFT)
+    summary = audit_evidence.nft_summary(NFT)
     assert summary["policy"] == "drop"
     assert summary["open_ports"] == [25, 465, 466]
     assert summary["allowlisted_ports"] == {22: ["@allow_admin_v4"]}
@@ -108,8 +108,8 @@ def test_nft_summary_reads_policy_open_allowlisted_metered_ports_and_ban_sets():
 
 def test_nft_summary_sees_a_rule_that_accepts_everything_and_a_missing_table():
     everything = [*NFT, {"rule": {"chain": "input", "expr": [{"accept": None}]}}]
-    assert audit.nft_summary(everything)["accepts_everything"] is True
-    assert audit.nft_summary(None)["exists"] is False
+    assert audit_evidence.nft_summary(everything)["accepts_everything"] is True
+    assert audit_evidence.nft_summary(None)["exists"] is False
 
 
 EVIDENCE = {

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""The audit's evidence lookups for OpenDKIM's settings and nftables' sets, and the host's activity
-(plugins/plugin_utils/audit.py), on evidence written by hand; then the catalogue's DKIM and firewall checks templated
-as the mail_audit action templates them, judged against OpenDKIM configurations rendered from the dkim role's own
-templates and nft's listing of the sets the mail_firewall role fills: the role's output passes, a hand edit fails."""
+"""The audit's evidence lookups for OpenDKIM's settings and nftables' sets (plugins/plugin_utils/audit_evidence.py), and
+the host's activity (plugins/plugin_utils/audit.py), on evidence written by hand; then the catalogue's DKIM and firewall
+checks templated as the mail_audit action templates them, judged against OpenDKIM configurations rendered from the dkim
+role's own templates and nft's listing of the sets the mail_firewall role fills: the role's output passes, a hand edit
+fails."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.mailfort.mail.plugins.action import mail_audit
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_evidence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_net import mail_net_allowlist
@@ -48,15 +49,15 @@ NFT = [
 
 
 def test_nft_sets_give_each_address_set_as_collapsed_cidrs_in_address_order():
-    sets = audit.nft_sets(NFT)
+    sets = audit_evidence.nft_sets(NFT)
     assert sets["allow_admin_v4"] == ["198.51.100.1/32", "198.51.100.5/32"]
     assert sets["allow_admin_v6"] == ["2001:db8:1::/48"]
     assert sets["rate_exempt_v4"] == ["10.0.0.0/8", "192.0.2.1/32", "192.0.2.2/31"]
     assert sets["rate_exempt_v6"] == []
     assert sets["flood_v4"] == ["203.0.113.7/32"]
     assert sets["ports"] == ["25", "587"]
-    assert audit.nft_sets(None) == {}
-    assert audit.nft_summary(NFT)["sets"] == sets
+    assert audit_evidence.nft_sets(None) == {}
+    assert audit_evidence.nft_summary(NFT)["sets"] == sets
 
 
 def _as_nft_lists(networks: list[ipaddress.IPv4Network]) -> list:
@@ -87,10 +88,10 @@ def test_a_set_nft_filled_from_an_allowlist_reads_back_as_mail_net_allowlist_giv
     networks = [ipaddress.ip_network((0xC0000000 + (value << 8), length), strict=False) for value, length in entries]
     allowlist = mail_net_allowlist([str(network) for network in networks], "allowlist")
     listed = [_set("allow_x_v4", "ipv4", *_as_nft_lists(networks), flags=["interval"])]
-    assert audit.nft_sets(listed)["allow_x_v4"] == allowlist["ipv4"]
+    assert audit_evidence.nft_sets(listed)["allow_x_v4"] == allowlist["ipv4"]
 
 
-EVIDENCE = {"nft": NFT, "nft_summary": audit.nft_summary(NFT)}
+EVIDENCE = {"nft": NFT, "nft_summary": audit_evidence.nft_summary(NFT)}
 
 
 @pytest.mark.parametrize(
@@ -352,7 +353,7 @@ def _host_evidence(host: dict, tmp_path: Path, sets: list) -> dict:
     return {
         "opendkim": _rendered_opendkim(host, tmp_path),
         "nft": nft,
-        "nft_summary": audit.nft_summary(nft),
+        "nft_summary": audit_evidence.nft_summary(nft),
         "postconf": {"smtpd_milters": milters, "non_smtpd_milters": milters},
         "units": {"opendkim-ed25519.service": {"active": "active", "enabled": "enabled"}},
     }

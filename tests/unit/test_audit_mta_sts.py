@@ -13,7 +13,7 @@ import threading
 from typing import ClassVar
 
 import pytest
-from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_mta_sts, audit_probes
+from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_evidence, audit_mta_sts, audit_probes
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -214,13 +214,13 @@ def test_every_address_is_fetched_and_each_failure_named(monkeypatch, server, pk
 
 
 def test_the_audit_judges_the_probe_as_dns_04_reads_it():
-    check = {"dns": "mta_sts_policy", "equals": audit.DNS_AGREE}
+    check = {"dns": "mta_sts_policy", "equals": audit_evidence.DNS_AGREE}
     url = f"https://{NAME}/.well-known/mta-sts.txt"
     served = {"dns": {}, "mta_sts": {"url": url, "addresses": ["192.0.2.1"], "policy": {}, "problem": ""}}
     assert audit.evaluate_check(check, served) == {
         "what": f"MTA-STS policy at {url}",
-        "seen": audit.DNS_AGREE,
-        "wanted": f"equals {audit.DNS_AGREE}",
+        "seen": audit_evidence.DNS_AGREE,
+        "wanted": f"equals {audit_evidence.DNS_AGREE}",
         "passed": True,
     }
     wrong = {"dns": {}, "mta_sts": {**served["mta_sts"], "problem": "HTTP 404, wanted 200"}}
