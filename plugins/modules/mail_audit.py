@@ -14,8 +14,9 @@ description:
   - Evaluates every control of C(controls.yml) on the host from the control's C(audit) entry, templated with the
     host's variables as a play of the roles sees them (role defaults, then the inventory, then the roles' vars).
   - Reads the host's evidence with one call of M(mailfort.mail.mail_audit_facts) and the network's from the
-    controller (SMTP, IMAP and TLS probes against O(address), presenting O(tls_name)); at most 18 connections per
-    host, no password sent. The relay probe runs only when the controller's address is in C(fail2ban_ignore_networks).
+    controller (SMTP, IMAP, POP3 and TLS probes against O(address), presenting O(tls_name)); every connection is
+    counted and none is opened beyond 30 per host (the firewall's default burst) or 6 per port, and no password is
+    sent. The relay probe runs only when the controller's address is in C(fail2ban_ignore_networks).
   - Each control gets C(pass), C(fail), C(waived) or C(not applicable), its evidence and its remediation.
   - Changes nothing, in check mode too.
 options:

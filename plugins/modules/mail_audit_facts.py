@@ -253,52 +253,16 @@ import os  # noqa: E402
 import pwd  # noqa: E402
 import re  # noqa: E402
 import stat  # noqa: E402
-from collections import Counter  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.mailfort.mail.plugins.module_utils.audit_journal import count_journal  # noqa: E402
+from ansible_collections.mailfort.mail.plugins.module_utils.opendkim_conf import read_opendkim  # noqa: E402
 
 # How many lines of a failed check's output the result keeps.
 CHECK_OUTPUT_LINES = 5
 # RFC 8461 section 3.3: a policy is at most 64 KiB.
 MTA_STS_MAX = 64 * 1024
-# The journal's security events. Only counts and source addresses leave the host: never a log line, a user name or
-# anything typed at a login. A failed login is counted by its source and its service alone, since the user name it
-# names may be a mistyped password or a real user's address, which an audit report has no need to spread.
-_IP = r"[0-9a-fA-F:.]+"
-# Postfix's SASL, one line a failed AUTH: "postfix/submission/smtpd[812]: warning: unknown[192.0.2.7]: SASL PLAIN
-# authentication failed: (reason unavailable), sasl_username=...". The syslog name says the master.cf service
-# (postfix/submission on 587, postfix/submissions on 465, none on 25); a lost connection to Dovecot's auth server
-# is no failed login.
-SMTP_AUTH_FAILED = re.compile(
-    rf"postfix/(?:(?P<service>[^/\s\[]+)/)?smtpd\[\d+\]: warning: [^\[\s]*\[(?P<source>{_IP})\]: "
-    r"SASL [\w-]+ authentication failed(?!: Connection lost to authentication server)"
-)
-# Dovecot's auth process, one line a failed attempt of its own login processes (those carry a session id, so
-# Postfix's SASL requests do not count twice): 2.3 "auth: passwd-file(user,192.0.2.7,<id>): Password mismatch",
-# 2.4 "auth(user,192.0.2.7,sasl:plain)<id>: slot1: Password mismatch".
-_DOVECOT_FAILURE = r"(?:[\w-]+: )?(?:unknown user|Password mismatch|(?:[Ii]nvalid|[Uu]nknown) credentials)"
-DOVECOT_AUTH_FAILED = (
-    re.compile(rf"auth: [\w-]+\([^,()]*,(?P<source>{_IP}),<(?P<session>[^>]+)>\): {_DOVECOT_FAILURE}"),
-    re.compile(rf"auth\([^,()]*,(?P<source>{_IP}),[^()]*\)<(?P<session>[^>]+)>: {_DOVECOT_FAILURE}"),
-)
-# The login process's line of the same session names the protocol: "imap-login: Disconnected (auth failed, 1
-# attempts in 2 secs): user=<...>, method=PLAIN, rip=192.0.2.7, lip=..., TLS, session=<id>" (2.3), "pop3-login:
-# Login aborted: Connection closed (auth failed, 1 attempts in 2 secs) (auth_failed): ..., session=<id>" (2.4).
-DOVECOT_SESSION = re.compile(r"\b(?P<protocol>[a-z0-9]+)-login: .*\bsession=<(?P<session>[^>]+)>")
-JOURNAL_EVENTS = {
-    "relay_refused": re.compile(
-        rf"NOQUEUE: reject: RCPT from [^\[\s]*\[(?P<source>{_IP})\]: \d{{3}} [\d.]+ .*Relay access denied"
-    ),
-    "quota_refused": re.compile(
-        rf"reject: END-OF-MESSAGE from [^\[\s]*\[(?P<source>{_IP})\]: 451 4\.7\.1 ", re.IGNORECASE
-    ),
-}
-# fail2ban's own notices, as it writes them to the journal: "[sshd] Ban 192.0.2.7", "[sshd] Unban 192.0.2.7";
-# "Restore Ban" after a restart is no new ban, "Increase Ban" only says how long the ban it goes with lasts.
-FAIL2BAN_ACTION = re.compile(rf"fail2ban.*\[(?P<jail>[^\]\s]+)\]\s+(?P<action>Ban|Unban)\s+(?P<source>{_IP})")
-# Events always reported, with their breakdown by service (failed logins) or jail (bans) where there is one.
-JOURNAL_TOTALS = ("failed_login", "relay_refused", "quota_refused", "fail2ban_ban", "fail2ban_unban")
-JOURNAL_TOP_SOURCES = 10
+# The units whose journal lines count_journal() reads (module_utils/audit_journal.py).
 JOURNAL_UNITS = ("postfix*", "dovecot.service", "fail2ban.service", "mailfort-quota.service")
 
 
@@ -370,136 +334,6 @@ def read_doveconf(reader: Reader, params: dict, result: dict) -> None:
             if rc == 0:
                 values[name] = out.strip()
     result["doveconf"] = values
-
-
-# OpenDKIM's configuration as opendkim reads it (opendkim.conf(5)): each line is cut at "#" or a carriage return;
-# its first word (up to a space or tab) names the setting, without regard to case, and the rest, blanks trimmed, is
-# the value; a later line of the same setting wins, and Include reads another file in its place. A boolean counts
-# by its first letter (t, y, 1 or f, n, 0), and UMask is a number in C's notation (007 is octal).
-OPENDKIM_BOOLEANS = frozenset(
-    name.lower()
-    for name in (
-        "AllowSHA1Only",
-        "AlwaysAddARHeader",
-        "AutoRestart",
-        "Background",
-        "Diagnostics",
-        "DisableCryptoInit",
-        "FixCRLF",
-        "LogResults",
-        "LogWhy",
-        "MultipleSignatures",
-        "Quarantine",
-        "QueryCache",
-        "RemoveOldSignatures",
-        "RequireSafeKeys",
-        "SendReports",
-        "SoftwareHeader",
-        "StrictHeaders",
-        "SubDomains",
-        "Syslog",
-        "SyslogSuccess",
-        "WeakSyntaxChecks",
-    )
-)
-OPENDKIM_INCLUDE_DEPTH = 5
-# Settings whose value lists hosts and networks (a data set): read from the file it names, or the list it is.
-OPENDKIM_HOST_LISTS = ("InternalHosts", "ExternalIgnoreList", "PeerList")
-# A setting named like a secret, and the password of a database address (dsn:mysql://user:password@host/...), are
-# withheld: the rest of the configuration names files and networks, never a key.
-OPENDKIM_SECRET_NAME = re.compile(r"password|secret", re.IGNORECASE)
-OPENDKIM_DSN_PASSWORD = re.compile(r"(//[^/:@\s]*:)[^@\s]*@")
-WITHHELD = "(withheld)"
-# Data sets kept in a database or a service rather than a file: the audit does not query them.
-OPENDKIM_DATABASE = re.compile(r"(?:db|dsn|ldaps?|ldapi|lua|memcache|redis|mdb|erlang|repute|socket):")
-
-
-def opendkim_lines(text: str) -> list[tuple[str, str]]:
-    """(name, value) of each setting of an OpenDKIM configuration's text, in order; a name without a value, which
-    opendkim refuses, is left out."""
-    found = []
-    for line in text.split("\n"):
-        setting = re.match(r"[ \t]*([^ \t]+)[ \t]*(.*)", re.split(r"[#\r]", line, maxsplit=1)[0])
-        if setting and setting.group(2).rstrip(" \t"):
-            found.append((setting.group(1), setting.group(2).rstrip(" \t")))
-    return found
-
-
-def _c_number(text: str) -> int | None:
-    """TEXT as C's strtol(text, &end, 0) reads a whole value: 0x hexadecimal, a leading 0 octal, else decimal."""
-    match = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
-    if not match:
-        return None
-    digits = match.group(2)
-    base = 16 if digits[:2].lower() == "0x" else 8 if digits.startswith("0") else 10
-    number = int(digits[2:] if base == 16 else digits, base)
-    return -number if match.group(1) == "-" else number
-
-
-def opendkim_value(name: str, value: str) -> str:
-    """VALUE as the audit shows it: booleans as yes or no, UMask as four octal digits, secrets withheld."""
-    if OPENDKIM_SECRET_NAME.search(name):
-        return WITHHELD
-    if name.lower() in OPENDKIM_BOOLEANS and value[0] in "tTyY1fFnN0":
-        return "yes" if value[0] in "tTyY1" else "no"
-    if name.lower() == "umask" and (number := _c_number(value)) is not None:
-        return f"{number:04o}"
-    return OPENDKIM_DSN_PASSWORD.sub(rf"\1{WITHHELD}@", value)
-
-
-def host_list(value: str) -> list[str] | None:
-    """The entries of a host list setting: the lines of the file it names (file:, refile: or a path), without
-    comments, or the entries of a comma-separated list (csl:); None for a database, which the audit does not read."""
-    path = re.sub(r"^(?:re)?file:", "", value)
-    if path.startswith("/"):
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            entries = [line.split("#", 1)[0].strip() for line in handle]
-        return [entry for entry in entries if entry]
-    if OPENDKIM_DATABASE.match(value):
-        return None
-    return [entry.strip() for entry in value.removeprefix("csl:").split(",") if entry.strip()]
-
-
-def read_opendkim(path: str) -> dict:
-    """PATH as OpenDKIM reads it: C(settings) (name -> value, the last line of each name, Includes followed),
-    C(files) (every file read) and C(hosts) (each host list setting's entries); C(error) when a file cannot be read."""
-    settings: dict[str, tuple[str, str]] = {}
-    files: list[str] = []
-
-    def load(file: str, depth: int) -> None:
-        if depth > OPENDKIM_INCLUDE_DEPTH:
-            raise ValueError(f"Include nested more than {OPENDKIM_INCLUDE_DEPTH} deep at {file}")
-        with open(file, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        files.append(file)
-        for name, value in opendkim_lines(text):
-            if name.lower() == "include":
-                load(value, depth + 1)
-            else:
-                settings.pop(name.lower(), None)
-                settings[name.lower()] = (name, value)
-
-    if not os.path.exists(path):
-        return {"exists": False}
-    try:
-        load(path, 0)
-    except (OSError, ValueError) as e:
-        return {"exists": True, "files": files, "error": str(e)}
-    found: dict = {
-        "exists": True,
-        "files": files,
-        "settings": {name: opendkim_value(name, value) for name, value in settings.values()},
-        "hosts": {},
-    }
-    for name in OPENDKIM_HOST_LISTS:
-        if name.lower() in settings:
-            try:
-                entries = host_list(settings[name.lower()][1])
-            except OSError as e:
-                entries = [f"unreadable: {e.strerror}"]
-            if entries is not None:
-                found["hosts"][name] = entries
-    return found
 
 
 def read_nft(reader: Reader, params: dict, result: dict) -> None:
@@ -712,37 +546,6 @@ def read_config_checks(reader: Reader, params: dict) -> dict:
                 or ("" if results else "no OpenDKIM configuration to check"),
             }
     return checks
-
-
-def count_journal(text: str) -> dict:
-    """The security events of journal lines (journalctl -o short): event -> count and the most frequent sources.
-    Failed logins are broken down as failed_login:<service> (smtp/submission, imap, pop3; dovecot where the session's
-    login line is not in the window), bans and unbans as fail2ban_ban:<jail>; the totals are always there."""
-    lines = text.splitlines()
-    protocols = {match["session"]: match["protocol"] for line in lines if (match := DOVECOT_SESSION.search(line))}
-    counts: dict[str, Counter] = {event: Counter() for event in JOURNAL_TOTALS}
-
-    def seen(event: str, source: str, detail: str = "") -> None:
-        counts[event][source] += 1
-        if detail:
-            counts.setdefault(f"{event}:{detail}", Counter())[source] += 1
-
-    for line in lines:
-        if match := SMTP_AUTH_FAILED.search(line):
-            seen("failed_login", match["source"], f"smtp/{match['service']}" if match["service"] else "smtp")
-        elif match := next((m for pattern in DOVECOT_AUTH_FAILED if (m := pattern.search(line))), None):
-            seen("failed_login", match["source"], protocols.get(match["session"], "dovecot"))
-        elif match := FAIL2BAN_ACTION.search(line):
-            seen(f"fail2ban_{match['action'].lower()}", match["source"], match["jail"])
-        else:
-            for event, pattern in JOURNAL_EVENTS.items():
-                if match := pattern.search(line):
-                    seen(event, match["source"])
-    order = {event: index for index, event in enumerate(JOURNAL_TOTALS)}
-    return {
-        event: {"count": sum(counts[event].values()), "sources": dict(counts[event].most_common(JOURNAL_TOP_SOURCES))}
-        for event in sorted(counts, key=lambda name: (order[name.partition(":")[0]], name))
-    }
 
 
 def read_journal(reader: Reader, since: str) -> dict:

@@ -18,15 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.mailfort.mail.plugins.action import mail_audit
+from ansible_collections.mailfort.mail.plugins.module_utils import opendkim_conf
 from ansible_collections.mailfort.mail.plugins.plugin_utils import audit, audit_evidence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_net import mail_net_allowlist
-from module_play import load_module
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = yaml.safe_load((ROOT / "controls.yml").read_text())["controls"]
-facts = load_module("mail_audit_facts")
 
 
 def _set(name: str, family: str, *elements, **extra) -> dict:
@@ -341,8 +340,8 @@ def _rendered_opendkim(host: dict, tmp_path: Path) -> dict:
     for config, text in templated["configs"].items():
         local = tmp_path / Path(config).name
         local.write_text(text)
-        found[config] = facts.read_opendkim(str(local)) | {
-            "hosts": {"InternalHosts": facts.host_list(f"file:{hosts_file}")}
+        found[config] = opendkim_conf.read_opendkim(str(local)) | {
+            "hosts": {"InternalHosts": opendkim_conf.host_list(f"file:{hosts_file}")}
         }
     return found
 
@@ -445,7 +444,7 @@ def test_an_opendkim_setting_edited_by_hand_fails_its_control(tmp_path, edit, co
     text = config.read_text()
     assert original.split()[0] in text
     config.write_text(text + added + "\n" if added else "\n".join(x for x in text.splitlines() if x != original))
-    evidence["opendkim"]["/etc/opendkim.conf"] = facts.read_opendkim(str(config)) | {
+    evidence["opendkim"]["/etc/opendkim.conf"] = opendkim_conf.read_opendkim(str(config)) | {
         "hosts": evidence["opendkim"]["/etc/opendkim.conf"]["hosts"]
     }
     failed = {

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: MIT
-"""mail_audit_facts: its parsers and journal counters on lines written by hand (the shapes Postfix, Dovecot 2.3 and
-2.4 and fail2ban log), its certificate facts on certificates made here, and one run as a task on this machine,
-which has none of the mail daemons: every part says what is missing instead of failing."""
+"""mail_audit_facts: its parsers, with OpenDKIM's configuration parser (module_utils/opendkim_conf.py) and the journal
+counters (module_utils/audit_journal.py), on lines written by hand (the shapes Postfix, Dovecot 2.3 and 2.4 and
+fail2ban log), its certificate facts on certificates made here, and one run as a task on this machine, which has
+none of the mail daemons: every part says what is missing instead of failing."""
 
 from __future__ import annotations
 
 import datetime
 
 import pytest
+from ansible_collections.mailfort.mail.plugins.module_utils import audit_journal, opendkim_conf
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -98,18 +100,18 @@ FAIL2BAN = [
     ],
 )
 def test_failed_smtp_auth_is_counted_under_postfix_service_name(line, service):
-    counted = facts.count_journal(line)
+    counted = audit_journal.count_journal(line)
     assert counted[f"failed_login:{service}"]["count"] == 1
     assert counted["failed_login"]["count"] == 1
 
 
 def test_a_lost_connection_to_the_auth_server_is_no_failed_login():
-    assert facts.count_journal(POSTFIX["lost"])["failed_login"] == {"count": 0, "sources": {}}
+    assert audit_journal.count_journal(POSTFIX["lost"])["failed_login"] == {"count": 0, "sources": {}}
 
 
 @pytest.mark.parametrize("lines", [DOVECOT_23, DOVECOT_24], ids=["dovecot-2.3", "dovecot-2.4"])
 def test_failed_dovecot_logins_are_counted_per_protocol_from_their_session(lines):
-    counted = facts.count_journal("\n".join(lines))
+    counted = audit_journal.count_journal("\n".join(lines))
     imap = {"192.0.2.8": 2} if lines is DOVECOT_23 else {"192.0.2.8": 1}
     assert counted["failed_login:imap"] == {"count": sum(imap.values()), "sources": imap}
     assert counted["failed_login:pop3"]["count"] == 1
@@ -123,7 +125,7 @@ def test_failed_dovecot_logins_are_counted_per_protocol_from_their_session(lines
 
 
 def test_bans_and_unbans_are_counted_per_jail_and_restored_or_increased_bans_are_not():
-    counted = facts.count_journal("\n".join(FAIL2BAN))
+    counted = audit_journal.count_journal("\n".join(FAIL2BAN))
     assert counted["fail2ban_ban"]["count"] == 3
     assert counted["fail2ban_ban:postfix-sasl"] == {"count": 1, "sources": {"192.0.2.7": 1}}
     assert counted["fail2ban_ban:dovecot"] == {"count": 1, "sources": {"2001:db8::12": 1}}
@@ -134,24 +136,26 @@ def test_bans_and_unbans_are_counted_per_jail_and_restored_or_increased_bans_are
 
 
 def test_refused_relays_and_quotas_are_still_counted():
-    counted = facts.count_journal("\n".join([POSTFIX["relay"], POSTFIX["quota"], POSTFIX["quota"]]))
+    counted = audit_journal.count_journal("\n".join([POSTFIX["relay"], POSTFIX["quota"], POSTFIX["quota"]]))
     assert counted["relay_refused"] == {"count": 1, "sources": {"192.0.2.9": 1}}
     assert counted["quota_refused"] == {"count": 2, "sources": {"192.0.2.10": 2}}
 
 
 def test_the_counts_hold_no_user_name_and_every_total_is_there_in_order():
     text = "\n".join([*POSTFIX.values(), *DOVECOT_23, *DOVECOT_24, *FAIL2BAN])
-    counted = facts.count_journal(text)
+    counted = audit_journal.count_journal(text)
     assert not any(name in str(counted) for name in ("alice", "bob", "mallory", "carol", "campaign", "UGFzc3dvcmQ6"))
     events = list(counted)
-    assert [event for event in events if ":" not in event] == list(facts.JOURNAL_TOTALS)
+    assert [event for event in events if ":" not in event] == list(audit_journal.JOURNAL_TOTALS)
     assert events.index("failed_login:imap") < events.index("relay_refused") < events.index("fail2ban_ban:sshd")
-    assert facts.count_journal("") == {event: {"count": 0, "sources": {}} for event in facts.JOURNAL_TOTALS}
+    assert audit_journal.count_journal("") == {
+        event: {"count": 0, "sources": {}} for event in audit_journal.JOURNAL_TOTALS
+    }
 
 
 def test_only_the_ten_most_frequent_sources_are_kept():
     lines = [POSTFIX["submission"].replace("192.0.2.7", f"192.0.2.{n}") for n in range(1, 13) for _ in range(n)]
-    counted = facts.count_journal("\n".join(lines))["failed_login:smtp/submission"]
+    counted = audit_journal.count_journal("\n".join(lines))["failed_login:smtp/submission"]
     assert counted["count"] == sum(range(1, 13))
     assert list(counted["sources"]) == [f"192.0.2.{n}" for n in range(12, 2, -1)]
 
@@ -308,7 +312,7 @@ OPENDKIM_CONF = (
 
 
 def test_opendkim_lines_are_name_blanks_value_with_comments_cut():
-    assert facts.opendkim_lines(OPENDKIM_CONF) == [
+    assert opendkim_conf.opendkim_lines(OPENDKIM_CONF) == [
         ("Mode", "sv"),
         ("mode", "s"),
         ("KeyTable", "file:/etc/opendkim/KeyTable"),
@@ -323,7 +327,7 @@ def test_opendkim_lines_are_name_blanks_value_with_comments_cut():
 def test_opendkim_settings_are_the_last_of_each_name_with_booleans_and_umask_as_opendkim_reads_them(tmp_path):
     config = tmp_path / "opendkim.conf"
     config.write_text(OPENDKIM_CONF)
-    found = facts.read_opendkim(str(config))
+    found = opendkim_conf.read_opendkim(str(config))
     assert found["exists"] is True
     assert found["files"] == [str(config)]
     assert found["settings"] == {
@@ -342,7 +346,7 @@ def test_opendkim_settings_are_the_last_of_each_name_with_booleans_and_umask_as_
     [("007", "0007"), ("7", "0007"), ("0x3f", "0077"), ("0027", "0027"), ("077x", "077x")],
 )
 def test_umask_is_read_as_c_reads_a_number(value, shown):
-    assert facts.opendkim_value("UMask", value) == shown
+    assert opendkim_conf.opendkim_value("UMask", value) == shown
 
 
 def test_an_include_is_read_in_its_place_so_a_later_line_still_wins(tmp_path):
@@ -350,7 +354,7 @@ def test_an_include_is_read_in_its_place_so_a_later_line_still_wins(tmp_path):
     extra.write_text("Mode sv\nUserID root\n")
     config = tmp_path / "opendkim.conf"
     config.write_text(f"Mode s\nUserID opendkim\nInclude {extra}\nUserID opendkim\n")
-    found = facts.read_opendkim(str(config))
+    found = opendkim_conf.read_opendkim(str(config))
     assert found["settings"] == {"Mode": "sv", "UserID": "opendkim"}
     assert found["files"] == [str(config), str(extra)]
 
@@ -358,10 +362,10 @@ def test_an_include_is_read_in_its_place_so_a_later_line_still_wins(tmp_path):
 def test_an_include_loop_or_a_missing_include_is_an_error_not_a_crash(tmp_path):
     config = tmp_path / "opendkim.conf"
     config.write_text(f"Include {config}\n")
-    assert "nested more than" in facts.read_opendkim(str(config))["error"]
+    assert "nested more than" in opendkim_conf.read_opendkim(str(config))["error"]
     config.write_text(f"Include {tmp_path / 'absent.conf'}\n")
-    assert "absent.conf" in facts.read_opendkim(str(config))["error"]
-    assert facts.read_opendkim(str(tmp_path / "none.conf")) == {"exists": False}
+    assert "absent.conf" in opendkim_conf.read_opendkim(str(config))["error"]
+    assert opendkim_conf.read_opendkim(str(tmp_path / "none.conf")) == {"exists": False}
 
 
 def test_host_lists_are_read_from_their_file_or_list_and_a_database_is_not_queried(tmp_path):
@@ -372,7 +376,7 @@ def test_host_lists_are_read_from_their_file_or_list_and_a_database_is_not_queri
         f"InternalHosts file:{trusted}\nExternalIgnoreList 127.0.0.1, 10.0.0.0/8\n"
         "PeerList dsn:mysql://dkim:Hunter2-Secret@db.example.org/opendkim/table=peers\n"
     )
-    found = facts.read_opendkim(str(config))
+    found = opendkim_conf.read_opendkim(str(config))
     assert found["hosts"] == {
         "InternalHosts": ["127.0.0.1", "::1", "192.0.2.0/24"],
         "ExternalIgnoreList": ["127.0.0.1", "10.0.0.0/8"],
@@ -380,16 +384,16 @@ def test_host_lists_are_read_from_their_file_or_list_and_a_database_is_not_queri
     # A database's password never leaves the host.
     assert found["settings"]["PeerList"] == "dsn:mysql://dkim:(withheld)@db.example.org/opendkim/table=peers"
     config.write_text(f"InternalHosts refile:{tmp_path / 'absent'}\n")
-    assert facts.read_opendkim(str(config))["hosts"]["InternalHosts"][0].startswith("unreadable: ")
+    assert opendkim_conf.read_opendkim(str(config))["hosts"]["InternalHosts"][0].startswith("unreadable: ")
 
 
 def test_a_setting_named_like_a_secret_is_withheld():
-    assert facts.opendkim_value("LDAPAuthPassword", "Hunter2") == "(withheld)"
+    assert opendkim_conf.opendkim_value("LDAPAuthPassword", "Hunter2") == "(withheld)"
     assert (
-        facts.opendkim_value("KeyTable", "dsn:pgsql://dkim:pw@localhost/dkim")
+        opendkim_conf.opendkim_value("KeyTable", "dsn:pgsql://dkim:pw@localhost/dkim")
         == "dsn:pgsql://dkim:(withheld)@localhost/dkim"
     )
-    assert facts.opendkim_value("KeyTable", "file:/etc/opendkim/KeyTable") == "file:/etc/opendkim/KeyTable"
+    assert opendkim_conf.opendkim_value("KeyTable", "file:/etc/opendkim/KeyTable") == "file:/etc/opendkim/KeyTable"
 
 
 def test_as_a_task_it_reads_opendkim_configurations_in_check_mode(tmp_path):
