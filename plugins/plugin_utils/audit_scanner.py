@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 TIMEOUT = 180
+# How many more runs a port without a verdict gets.
+RETRIES = 1
 STARTTLS = ("", "smtp", "imap", "pop3")
 _VERDICT = re.compile(r"^\s*(?P<target>\S+):(?P<port>\d+): (?P<verdict>OK - Compliant|FAILED - Not compliant)\.?$")
 _REASON = re.compile(r"^\s+\* (?P<check>\w+): (?P<text>.*)$")
@@ -85,8 +87,7 @@ def run_scans(executable: str, scans: list[str], *, address: str, name: str, ca_
             ca_file = str(Path(tmp) / "ca.pem")
             Path(ca_file).write_text(ca_pem)
 
-        def scan_group(mode: str) -> tuple[dict[int, dict], str]:
-            ports = [port for _, port in groups[mode]]
+        def scan_ports(mode: str, ports: list[int]) -> tuple[dict[int, dict], str]:
             argv = command(
                 executable, profile=profile, mode=mode, name=name, address=address, ports=ports, ca_file=ca_file
             )
@@ -97,6 +98,19 @@ def run_scans(executable: str, scans: list[str], *, address: str, name: str, ca_
                 return {}, f"{type(e).__name__}: {e}"
             said = [line.strip() for line in (run.stdout + run.stderr).splitlines() if line.strip()]
             return parse_output(run.stdout), f"exit {run.returncode}: {said[-1] if said else 'nothing'}"
+
+        def scan_group(mode: str) -> tuple[dict[int, dict], str]:
+            # A port sslyze gave no verdict for (a handshake that timed out on a busy host, a refused connection) is
+            # scanned once more, alone with the others that had none: a verdict, either way, is never scanned again.
+            verdicts, said = scan_ports(mode, [port for _, port in groups[mode]])
+            missing = [port for _, port in groups[mode] if port not in verdicts]
+            for _ in range(RETRIES):
+                if not missing:
+                    break
+                again, said = scan_ports(mode, missing)
+                verdicts |= again
+                missing = [port for port in missing if port not in again]
+            return verdicts, said
 
         with ThreadPoolExecutor(len(groups)) as pool:
             done = {mode: pool.submit(scan_group, mode) for mode in groups}

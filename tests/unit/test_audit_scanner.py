@@ -98,13 +98,36 @@ def test_run_scans_runs_once_per_way_tls_starts_and_hands_each_scan_its_verdict(
     )
     assert found["scan:465"]["judged"] == "compliant"
     assert found["scan:993"]["verdict"] == "not compliant"
-    # The smtp run printed no verdict for 587: an error quoting what the program said last.
+    # The smtp runs printed no verdict for 587, the second one neither: an error quoting what it said last.
     assert found["scan:smtp:587"]["error"].startswith("sslyze gave no verdict for 587 (exit 0: ")
     calls = sorted(log.read_text().splitlines())
-    assert len(calls) == 2
+    assert len(calls) == 3
+    smtp = [call for call in calls if "--starttls smtp" in call]
+    assert len(smtp) == 2
+    assert smtp[0] == smtp[1]
     assert any("--starttls smtp mx1.lab.example:587{192.0.2.25}" in call for call in calls)
     assert any(call.endswith("mx1.lab.example:465{192.0.2.25} mx1.lab.example:993{192.0.2.25}") for call in calls)
     assert all("--certinfo_ca_file" in call for call in calls)
+
+
+def test_a_port_without_a_verdict_is_scanned_once_more_alone_and_keeps_the_second_verdict(tmp_path):
+    # The first run has no verdict for 993 (sslyze could not finish it); the second, for 993 alone, has one.
+    log = tmp_path / "calls"
+    once = tmp_path / "once"
+    first = COMPLIANT.split("    mx1.lab.example:993", maxsplit=1)[0]
+    program = _program(
+        tmp_path,
+        f'echo "$@" >> {log}\nif [ -e {once} ]; then cat <<"EOF"\n{COMPLIANT}\nEOF\n'
+        f'else touch {once}; cat <<"EOF"\n{first}\nEOF\nfi\n',
+    )
+    found = audit_scanner.run_scans(
+        program, ["scan:465", "scan:993"], address="192.0.2.25", name="mx1.lab.example", ca_pem="", profile="x"
+    )
+    assert found["scan:465"]["judged"] == "compliant"
+    assert found["scan:993"]["verdict"] == "not compliant"
+    calls = log.read_text().splitlines()
+    assert len(calls) == 2
+    assert calls[1].endswith("--mozilla_config=x mx1.lab.example:993{192.0.2.25}")
 
 
 def test_a_program_that_fails_gives_an_error_per_scan_with_its_last_words(tmp_path):
