@@ -24,8 +24,10 @@ import dns.update
 import judges
 import pytest
 from conftest import MANAGED_TREES
+from dovecot_facts import is_auth_failure, login_failing
 from harness import tree_state
-from lab import ADDRESSES, CREDENTIALS, DOMAIN, MX1, MX2, NAMESERVER, TSIG_SECRET
+from lab import ADDRESSES, ALICE, CLIENT, CREDENTIALS, DOMAIN, MX1, MX2, NAMESERVER, TSIG_SECRET
+from postfix_facts import SUBMISSION_PORT, WRONG_PASSWORD, answered, session, smtp, step
 
 pytestmark = pytest.mark.mutator
 
@@ -304,3 +306,68 @@ def test_a_record_the_domain_no_longer_serves_fails_its_dns_control(run_playbook
     assert failed == {"DNS-03"}
     reason = next(c["reason"] for c in document["hosts"][0]["controls"] if c["id"] == "DNS-03")
     assert f"_dmarc.{DOMAIN}. TXT: served []" in reason
+
+
+def test_a_hand_edited_signer_and_allowlist_fail_their_controls_and_the_journal_counts_failed_logins(
+    run_playbook, podman_host, tmp_path
+):
+    # From the client (which fail2ban and the limits exempt): two wrong passwords over IMAPS, one on 587. Then by
+    # hand: an address added to the admin allowlist's set, and the RSA signer told to verify too (Mode sv); both put
+    # back whatever happens. The journal's last ten minutes hold the client's failures, counted per service.
+    client, mx1 = podman_host(CLIENT), podman_host(MX1)
+    imap = login_failing(client, mx1, "imaps", (ALICE, WRONG_PASSWORD), (ALICE, WRONG_PASSWORD))
+    assert all(is_auth_failure(result) for result in imap), imap
+    [submission] = smtp(client, mx1, session(SUBMISSION_PORT, "starttls", ["ehlo"], ["auth", ALICE, WRONG_PASSWORD]))
+    assert answered(step(submission, 1), 535, "5.7.8")
+    weaken = (
+        "nft add element inet mailfort allow_admin_v4 '{ 192.0.2.99 }'"
+        " && cp -p /etc/opendkim.conf /root/audit-opendkim.conf"
+        " && sed -i 's/^Mode[[:space:]].*/Mode sv/' /etc/opendkim.conf"
+    )
+    restore = (
+        "nft delete element inet mailfort allow_admin_v4 '{ 192.0.2.99 }';"
+        " cp -p /root/audit-opendkim.conf /etc/opendkim.conf && rm -f /root/audit-opendkim.conf"
+    )
+    try:
+        _sh(MX1, weaken)
+        run, document = _audit(run_playbook, tmp_path, "-l", MX1, "-e", "mail_audit_activity_since=-10m")
+    finally:
+        _sh(MX1, restore)
+    assert run.returncode != 0
+    failed = {c["id"]: c for c in document["hosts"][0]["controls"] if c["status"] == "fail"}
+    assert set(failed) == {"FW-02", "DKIM-01"}, _failures(document)
+    assert "192.0.2.99" in failed["FW-02"]["reason"]
+    [mode] = [e for e in failed["DKIM-01"]["evidence"] if not e["passed"]]
+    assert (mode["seen"], mode["wanted"]) == ("sv", "equals s")
+
+    activity = document["hosts"][0]["activity"]
+    client_address = ADDRESSES[CLIENT]
+    assert activity["failed_login:imap"]["sources"][client_address] >= 2, activity
+    assert activity["failed_login:smtp/submission"]["sources"][client_address] >= 1, activity
+    assert activity["failed_login"]["count"] >= 3
+    assert activity["certificate_days_left:/etc/ssl/mailfort/cert.pem"]["days_left"] > 300
+    # Counted by source and service: no user name, no password, in any report.
+    texts = {path.name: path.read_text() for path in tmp_path.iterdir()} | {"output": run.output}
+    assert not any(ALICE in text or WRONG_PASSWORD in text for text in texts.values())
+
+
+def test_a_host_the_audit_cannot_reach_is_in_every_report_as_not_audited(run_playbook, tmp_path):
+    # A third MX host in the inventory whose container does not exist: the audit still judges mx1, names the lost
+    # host in every report with the reason, and fails the run for it.
+    extra = tmp_path / "gone.yml"
+    extra.write_text("mail_servers:\n  hosts:\n    mailfort-gone:\n      lab_address: 10.89.60.99\n")
+    reports = tmp_path / "reports"
+    run, document = _audit(run_playbook, reports, "-i", str(extra), "-l", f"{MX1},mailfort-gone")
+    assert run.returncode != 0
+    hosts = {host["host"]: host for host in document["hosts"]}
+    assert set(hosts) == {MX1, "mailfort-gone"}
+    assert hosts["mailfort-gone"]["status"] == "not audited", hosts["mailfort-gone"]
+    assert hosts["mailfort-gone"]["controls"] == []
+    assert set(_statuses(document, MX1).values()) == {"pass"}
+    assert re.search(r"mailfort-gone: not audited \(", run.output)
+    junit = ElementTree.parse(reports / "audit.junit.xml").getroot()  # noqa: S314 - the audit's own output
+    assert junit.findall("./testsuite[@name='mailfort-gone']/testcase/error")
+    sarif = json.loads((reports / "audit.sarif").read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["NOT-AUDITED"]
+    assert judges.sarif_schema_errors([sarif]) == [[]]
+    assert "mailfort-gone" in (reports / "audit.html").read_text()
