@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -613,6 +614,149 @@ def test_html_page_loads_nothing_from_elsewhere_and_escapes_what_it_shows(fleet)
     assert "<b>" not in source
     assert "&lt;b&gt;" in source
     assert page.root.all("html")[0].attrs["lang"] == "en"
+
+
+# --- every format of one fleet, and SARIF judged against the OASIS schema ---------------------------------
+
+
+@pytest.fixture
+def report():
+    activity = {"activity": {"smtp_auth_failed": {"count": 3, "sources": {"192.0.2.7": 3}}}}
+    hosts = [_host("mx1", {"PFX-01": "fail", "NET-01": "waived"}, **activity), _host("mx2", {}, **activity)]
+    return _doc(hosts)
+
+
+def test_json_report_is_versioned_and_holds_every_host(report):
+    doc = json.loads(audit_report.to_json(report))
+    assert doc["schema"] == "mailfort-audit/1"
+    assert [h["host"] for h in doc["hosts"]] == ["mx1", "mx2"]
+    assert doc["summary"][0]["fail"] == 1
+    assert doc["summary"][0]["waived"] == 1
+
+
+def test_junit_has_one_case_per_host_and_control_and_the_failure(report):
+    suites = ElementTree.fromstring(audit_report.to_junit(report).split("\n", 1)[1])  # noqa: S314 - our own output
+    cases = suites.findall("./testsuite/testcase")
+    assert len(cases) == 2 * len(CATALOGUE)
+    failures = suites.findall("./testsuite/testcase/failure")
+    assert len(failures) == 1
+    assert "PFX-01 is weak" in failures[0].get("message")
+    assert suites.find("./testsuite").get("failures") == "1"
+
+
+def test_sarif_points_every_result_at_the_variable_that_fixes_it(report):
+    sarif = json.loads(audit_report.to_sarif(report, CATALOGUE, ROOT))
+    assert sarif["version"] == "2.1.0"
+    results = sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["PFX-01"]
+    location = results[0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "roles/postfix_hardening/defaults/main.yml"
+    line = (ROOT / location["artifactLocation"]["uri"]).read_text().splitlines()[location["region"]["startLine"] - 1]
+    assert line.startswith("postfix_hardening_submission_enabled:")
+    rules = {rule["id"] for rule in sarif["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules == {c["id"] for c in CATALOGUE} | {audit_report.NOT_AUDITED_RULE}
+
+
+# The SARIF is judged against the OASIS SARIF 2.1.0 schema by a judge in .venv-judges (tests/judges/sarif_judge.py),
+# as the lab's DNS records are judged by checkdmarc and dkimpy there: no mailfort code and none of the toolchain's
+# packages take part in the verdict.
+
+
+def _first_control_of_each_role() -> list[str]:
+    first: dict[str, str] = {}
+    for control in CATALOGUE:
+        first.setdefault(control["role"], control["id"])
+    return list(first.values())
+
+
+@pytest.fixture
+def sarif_report() -> dict:
+    """Four hosts with every status: mx1 fails the first control of every role (a result pointing into each role's
+    defaults) and has waived and not applicable controls, mx2 fails one more with the same mix, mx3 passes all, mx4
+    was not audited (a result of its own)."""
+    mx1 = {control: "fail" for control in _first_control_of_each_role()}
+    mx1 |= {"NET-01": "waived", "TLS-08": "waived", "DKIM-02": "not applicable", "DNS-05": "not applicable"}
+    hosts = [
+        _host("mx1", mx1),
+        _host("mx2", {"PFX-04": "fail", "DOV-02": "waived", "DNS-06": "not applicable"}),
+        _host("mx3", {}),
+        audit_report.not_audited("mx4", "unreachable: Failed to connect to the host via ssh: Connection timed out"),
+    ]
+    return audit_report.document(hosts, "2026-12-02T00:00:00Z", "controls.yml")
+
+
+def _written_sarif(doc: dict, directory: Path) -> dict:
+    """The SARIF as the action writes it (write_all's audit.sarif), not only what to_sarif returns."""
+    return json.loads(Path(audit_report.write_all(directory, doc, CATALOGUE, ROOT)["audit.sarif"]).read_text())
+
+
+def test_sarif_report_with_failed_waived_and_not_applicable_controls_is_valid_sarif_2_1_0(sarif_report, tmp_path):
+    sarif = _written_sarif(sarif_report, tmp_path)
+    # Only failed controls and hosts not audited become results, one per host and control or host: the count shows
+    # the schema judged them all.
+    assert len(sarif["runs"][0]["results"]) == len(_first_control_of_each_role()) + 1 + 1
+    [errors] = judges.sarif_schema_errors([sarif])
+    assert errors == [], "SARIF 2.1.0 schema errors:\n" + "\n".join(f"  {path}: {message}" for path, message in errors)
+
+
+def test_every_sarif_result_names_a_file_and_line_as_github_code_scanning_requires(sarif_report, tmp_path):
+    # GitHub code scanning rejects (or cannot place) a result without a physical location: an artifact URI and a
+    # region with a start line. The schema leaves both optional, so this is checked apart from it.
+    results = _written_sarif(sarif_report, tmp_path)["runs"][0]["results"]
+    assert results
+    for result in results:
+        placed = [
+            location["physicalLocation"]
+            for location in result.get("locations", [])
+            if location.get("physicalLocation", {}).get("artifactLocation", {}).get("uri")
+            and isinstance(location["physicalLocation"].get("region", {}).get("startLine"), int)
+        ]
+        assert placed, f"{result['ruleId']} has no location with an artifact URI and a start line: {result}"
+        for location in placed:
+            # GitHub resolves the URI against the repository's checkout: it must be a file of this repository.
+            assert (ROOT / location["artifactLocation"]["uri"]).is_file(), location
+            assert location["region"]["startLine"] >= 1, location
+
+
+def _drop_message(result: dict) -> None:
+    del result["message"]
+
+
+def _unknown_level(result: dict) -> None:
+    result["level"] = "critical"
+
+
+def _line_zero(result: dict) -> None:
+    result["locations"][0]["physicalLocation"]["region"]["startLine"] = 0
+
+
+SARIF_BREAKAGES: dict[str, tuple[Callable[[dict], None], str]] = {
+    "a result without a message": (_drop_message, "$.runs[0].results[0]"),
+    "a level SARIF does not define": (_unknown_level, "$.runs[0].results[0].level"),
+    "a region starting at line 0": (_line_zero, "$.runs[0].results[0].locations[0].physicalLocation.region.startLine"),
+}
+
+
+def test_the_sarif_schema_check_finds_a_broken_result(sarif_report, tmp_path):
+    sarif = _written_sarif(sarif_report, tmp_path)
+    broken = []
+    for breakage, _ in SARIF_BREAKAGES.values():
+        log = copy.deepcopy(sarif)
+        breakage(log["runs"][0]["results"][0])
+        broken.append(log)
+    # One judge run for all of them; the intact log goes first so the errors are the breakages', not the report's.
+    intact, *verdicts = judges.sarif_schema_errors([sarif, *broken])
+    assert intact == []
+    for (name, (_, path)), errors in zip(SARIF_BREAKAGES.items(), verdicts, strict=True):
+        assert path in [error_path for error_path, _ in errors], f"{name}: the schema check missed it: {errors}"
+
+
+def test_markdown_lists_failures_first_with_their_remediation(report):
+    text = audit_report.to_markdown(report)
+    rows = [line for line in text.splitlines() if line.startswith("| PFX-01") or line.startswith("| TLS-01")]
+    assert rows[0].startswith("| PFX-01")
+    assert "| fail |" in rows[0]
+    assert "smtp auth failed: 3 (top: 192.0.2.7 (3))" in text
 
 
 # --- the action and the playbook, in a real play -----------------------------------------------------------------
