@@ -281,22 +281,25 @@ def evaluate_control(control: dict, audit: dict, evidence: dict) -> dict:
         result["reason"] = "; ".join(f"{line['what']}: {line['seen']} (wanted {line['wanted']})" for line in failed)
     elif not lines or all(line["passed"] is None for line in lines):
         result["status"] = "not applicable"
-        result["reason"] = _not_checked(lines) or (
-            "; ".join(line["wanted"] for line in lines) or "nothing to check with this host's settings"
+        skipped = _not_checked(lines)
+        result["reason"] = (
+            f"not checked; {skipped}"
+            if skipped
+            else ("; ".join(line["wanted"] for line in lines) or "nothing to check with this host's settings")
         )
     else:
         result["status"] = "pass"
         # A pass that rests on part of the checks says which evidence the audit did not gather, and why.
-        partly = _not_checked(lines)
-        result["reason"] = f"partly checked, {partly}" if partly else ""
+        skipped = _not_checked(lines)
+        result["reason"] = f"partly checked; {skipped}" if skipped else ""
     return result
 
 
 def _not_checked(lines: list[dict]) -> str:
-    """`not checked: REASON; ...` for the evidence the audit chose not to gather (each reason once, in order), or
-    empty: a control none of whose checks ran must say why, not pass for one whose feature is off."""
-    reasons = list(dict.fromkeys(line["seen"] for line in lines if line.get("not_checked")))
-    return f"not checked: {'; '.join(reasons)}" if reasons else ""
+    """Why the audit chose not to gather some of the evidence (`not compared: no DNS server to ask (...)`, each reason
+    once, in order), or empty: a control none of whose checks ran must say why, not pass for one whose feature is
+    off."""
+    return "; ".join(dict.fromkeys(line["seen"] for line in lines if line.get("not_checked")))
 
 
 def summarise(host: str, results: list[dict]) -> dict:

@@ -228,7 +228,7 @@ def test_a_control_whose_evidence_was_not_gathered_says_why_instead_of_looking_s
     }
     result = audit.evaluate_control(CONTROL, definition, skipped)
     assert result["status"] == "not applicable"
-    assert result["reason"] == "not checked: not probed: the auditor is not exempt (fail2ban_ignore_networks)"
+    assert result["reason"] == "not checked; not probed: the auditor is not exempt (fail2ban_ignore_networks)"
 
 
 def test_a_pass_that_rests_on_part_of_the_checks_names_what_was_not_checked():
@@ -244,7 +244,7 @@ def test_a_pass_that_rests_on_part_of_the_checks_names_what_was_not_checked():
     }
     result = audit.evaluate_control(CONTROL, definition, evidence)
     assert result["status"] == "pass"
-    assert result["reason"] == "partly checked, not checked: not probed: no address (mail_audit_address)"
+    assert result["reason"] == "partly checked; not probed: no address (mail_audit_address)"
     full = audit.evaluate_control(CONTROL, {**definition, "checks": definition["checks"][:1]}, evidence)
     assert (full["status"], full["reason"]) == ("pass", "")
 
