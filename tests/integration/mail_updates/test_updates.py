@@ -26,6 +26,10 @@ CANARY = Path(__file__).with_name("canary.sh")
 PLAYBOOK = PROJECT_DIR / "playbooks" / "mail_updates.yml"
 REPO_LIST = "/etc/apt/sources.list.d/mailfort-canary.list"
 DPKG_LOG = "/var/log/unattended-upgrades/unattended-upgrades-dpkg.log"
+UU_LOG = "/var/log/unattended-upgrades/unattended-upgrades.log"
+# APT's daily runs, which the role turns on: apt-daily.service runs `unattended-upgrade --download-only` at a random
+# time of day, and an unattended-upgrade started meanwhile exits 1 at once ("Lock file is already taken").
+APT_DAILY = "apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service"
 # The lab's origins: the role's defaults, then the canary repository (molecule/lab/inventory/group_vars).
 DEFAULT_ORIGINS = [
     "origin=Debian,codename=${distro_codename}-security,label=Debian-Security",
@@ -85,8 +89,20 @@ def _canary_version(host, version: str) -> None:
 
 
 @pytest.fixture
-def canary(host):
+def apt_quiet(host):
+    """APT's daily timers stopped, and a daily run under way waited for (a stop waits for it), for as long as a test
+    installs packages itself; the timers are started again afterwards (the policy test proves them on)."""
+    _run(host, f"systemctl stop {APT_DAILY}")
+    try:
+        yield host
+    finally:
+        host.run("systemctl start apt-daily.timer apt-daily-upgrade.timer")
+
+
+@pytest.fixture
+def canary(apt_quiet):
     """The canary repository with version 1.0 installed and its service running; all of it removed afterwards."""
+    host = apt_quiet
     _run(host, f"echo 'deb [trusted=yes] file:/srv/mailfort-canary ./' > {REPO_LIST}")
     try:
         _canary_version(host, "1.0")
@@ -125,7 +141,8 @@ def test_an_unattended_update_installs_and_restarts_the_service_it_patched(canar
     logged = int(_run(host, f"cat {DPKG_LOG} 2>/dev/null | wc -l").strip())
     _canary_version(host, "1.1")
 
-    _run(host, "unattended-upgrade")
+    upgrade = host.run("unattended-upgrade --verbose")
+    assert upgrade.rc == 0, upgrade.stdout[-2000:] + upgrade.stderr[-2000:] + host.run(f"tail -n 30 {UU_LOG}").stdout
 
     assert host.package("mailfort-canary").version == "1.1"
     # needrestart, run by APT after dpkg, restarted the canary: it had the replaced file mapped.
@@ -140,11 +157,12 @@ def test_an_unattended_update_installs_and_restarts_the_service_it_patched(canar
 
 
 @pytest.mark.destructive
-def test_a_library_update_restarts_the_mail_daemons_and_lists_ssh(host):
+def test_a_library_update_restarts_the_mail_daemons_and_lists_ssh(apt_quiet):
     """A new copy of the OpenSSL library that Postfix's and Dovecot's TLS processes and sshd map (apt-get --reinstall,
     so any day has one): needrestart restarts Postfix and Dovecot, which answer again, and lists SSH without
     restarting it. An IMAPS session is held open meanwhile and a TLS session on 465 made first: the processes that
     map OpenSSL are the ones serving TLS (Dovecot's imap-login, Postfix's smtpd and tlsmgr), not the masters."""
+    host = apt_quiet
     library = _run(host, "readlink -f /usr/lib/x86_64-linux-gnu/libssl.so.3").strip()
     package = _run(host, f"dpkg -S {library}").split(":")[0]
     address = ADDRESSES[host.backend.name]
