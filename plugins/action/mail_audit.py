@@ -104,6 +104,7 @@ FLAGS = {
     "listening": "listening",
     "fail2ban": "fail2ban",
     "updates": "updates",
+    "resolver": "resolver",
     "dns": "dns",
 }
 

@@ -74,6 +74,12 @@ options:
         (C(apt-config), needrestart's conf.d).
     type: bool
     default: false
+  resolver:
+    description:
+      - Return the nameservers of C(/etc/resolv.conf) and of Postfix's chroot copy, and what unbound reads from its
+        configuration (C(unbound-checkconf -o)): the addresses it listens on, its modules, its root trust anchor.
+    type: bool
+    default: false
   config_checks:
     description:
       - Run each daemon's own check of its live configuration and return whether it passed, with its first lines
@@ -220,6 +226,13 @@ updates:
       and C(needrestart_restart) (needrestart's restart mode, C(a) for automatic; C(unset) when needrestart is
       missing or asks).
   returned: when O(updates) is true
+  type: dict
+resolver:
+  description:
+    - C(nameservers) (of C(/etc/resolv.conf)), C(postfix_nameservers) (of C(/var/spool/postfix/etc/resolv.conf), null
+      when Postfix has no chroot copy), and unbound's C(interface) (a list), C(module-config) and
+      C(auto-trust-anchor-file) (empty when unset; null when unbound is not installed).
+  returned: when O(resolver) is true
   type: dict
 journal:
   description:
@@ -489,6 +502,41 @@ def read_updates(reader: Reader) -> dict:
     return found
 
 
+# Where the host's resolver configuration is, and Postfix's chroot copy of it.
+RESOLV_CONFS = {"nameservers": "/etc/resolv.conf", "postfix_nameservers": "/var/spool/postfix/etc/resolv.conf"}
+UNBOUND_OPTIONS = ("interface", "module-config", "auto-trust-anchor-file")
+
+
+def nameservers(text: str) -> list[str]:
+    """The nameserver lines of a resolv.conf, in order."""
+    found = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            found.append(words[1])
+    return found
+
+
+def read_resolver(reader: Reader) -> dict:
+    """Whom the host (and Postfix in its chroot) asks, and what unbound reads from its configuration."""
+    found: dict = {}
+    for key, path in RESOLV_CONFS.items():
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                found[key] = nameservers(handle.read())
+        except OSError:
+            found[key] = None
+    checkconf = reader.program("unbound-checkconf")
+    for option in UNBOUND_OPTIONS:
+        if checkconf is None:
+            found[option] = None
+            continue
+        rc, out, _ = reader.run([checkconf, "-o", option])
+        values = [line.strip() for line in out.splitlines() if line.strip()] if rc == 0 else []
+        found[option] = values if option == "interface" else " ".join(values)
+    return found
+
+
 def read_fail2ban(reader: Reader) -> dict:
     client = reader.program("fail2ban-client")
     if client is None:
@@ -534,6 +582,8 @@ def read_config_checks(reader: Reader, params: dict) -> dict:
             checks[name] = {"passed": found["passed"], "output": found["output"] if not found["passed"] else ""}
         elif name == "fail2ban":
             checks[name] = run_check(reader, "fail2ban-client", ["-t"])
+        elif name == "unbound":
+            checks[name] = run_check(reader, "unbound-checkconf", [])
         elif name == "nftables":
             checks[name] = run_check(reader, "nft", ["-c", "-f", params["nftables_file"]])
         elif name == "opendkim":
@@ -573,11 +623,12 @@ def main() -> None:
             "units": {"type": "list", "elements": "str", "default": []},
             "fail2ban": {"type": "bool", "default": False},
             "updates": {"type": "bool", "default": False},
+            "resolver": {"type": "bool", "default": False},
             "config_checks": {
                 "type": "list",
                 "elements": "str",
                 "default": [],
-                "choices": ["postfix", "dovecot", "fail2ban", "opendkim", "nftables"],
+                "choices": ["postfix", "dovecot", "fail2ban", "opendkim", "nftables", "unbound"],
             },
             "opendkim_configs": {"type": "list", "elements": "path", "default": []},
             "opendkim": {"type": "list", "elements": "path", "default": []},
@@ -609,6 +660,8 @@ def main() -> None:
         result["fail2ban"] = read_fail2ban(reader)
     if params["updates"]:
         result["updates"] = read_updates(reader)
+    if params["resolver"]:
+        result["resolver"] = read_resolver(reader)
     result["config_checks"] = read_config_checks(reader, params)
     if params["journal_since"]:
         result["journal"] = read_journal(reader, params["journal_since"])

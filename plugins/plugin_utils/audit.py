@@ -14,9 +14,9 @@ A check names one piece of evidence by one key and says what it must be by the o
 
 Evidence keys: postconf (+ service), doveconf, opendkim (a configuration file + field: a setting, or SETTING.hosts for
 the entries of the host list it names), nft, nft_set (a set's elements; a list of sets: set -> elements; + field
-count), listening, file, certificate (+ field), unit, fail2ban (jails, running, or a jail's name + field),
-config_check, probe (+ field), value (a value of the host's variables itself); plugin_utils/audit_evidence.py looks
-each up in the host's evidence.
+count), listening, file, certificate (+ field), unit, fail2ban (jails, running, or a jail's name + field), resolver
+(nameservers, postfix_nameservers or an unbound setting), config_check, probe (+ field), value (a value of the
+host's variables itself); plugin_utils/audit_evidence.py looks each up in the host's evidence.
 Expectations: equals, one_of, contains, excludes, matches, at_least, at_most, subset_of, superset_of, mode_at_most,
 owner, group. A check may carry `label` (what the evidence line says), `when` (false: the check is left out, for a
 feature that is off) and `when_version: {dovecot: ">=2.4"}`. A file, certificate, unit or OpenDKIM configuration may

@@ -28,6 +28,7 @@ SOURCES = (
     "unit",
     "fail2ban",
     "updates",
+    "resolver",
     "config_check",
     "probe",
     "value",
@@ -277,6 +278,16 @@ def _updates(check: dict, evidence: dict) -> tuple[str, Any]:
     return labels.get(what, f"updates {what}"), updates.get(what, MISSING)
 
 
+def _resolver(check: dict, evidence: dict) -> tuple[str, Any]:
+    """Whom the host and Postfix's chroot ask (nameservers, postfix_nameservers) and unbound's settings."""
+    resolver, what = evidence.get("resolver"), check["resolver"]
+    labels = {"nameservers": "/etc/resolv.conf nameservers", "postfix_nameservers": "Postfix's chroot nameservers"}
+    label = labels.get(what, f"unbound {what}")
+    if resolver is None or resolver.get(what) is None:
+        return label, MISSING
+    return label, resolver[what]
+
+
 def _config_check(check: dict, evidence: dict) -> tuple[str, Any]:
     found = evidence.get("config_checks", {}).get(check["config_check"])
     what = f"{check['config_check']}'s own check"
@@ -343,6 +354,7 @@ LOOKUPS = {
     "unit": _unit,
     "fail2ban": _fail2ban,
     "updates": _updates,
+    "resolver": _resolver,
     "config_check": _config_check,
     "probe": _probe,
     "dns": _dns,

@@ -483,3 +483,37 @@ def test_without_the_controllers_address_the_admin_sets_may_hold_one_entry_more(
     sets = _replace_set(sets, "allow_admin_v4", "198.51.100.1", "198.51.100.5", "203.0.113.66")
     lines = _judge(checks, _host_evidence(host, tmp_path, sets))["FW-02"]
     assert [line["passed"] for line in lines] == [True, True, False]
+
+
+RESOLVER = {
+    "resolver": {
+        "nameservers": ["127.0.0.1"],
+        "postfix_nameservers": ["127.0.0.1", "192.0.2.53"],
+        "interface": ["127.0.0.1"],
+        "module-config": "validator iterator",
+        "auto-trust-anchor-file": "",
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("check", "what", "passed"),
+    [
+        ({"resolver": "nameservers", "equals": ["127.0.0.1"]}, "/etc/resolv.conf nameservers", True),
+        ({"resolver": "postfix_nameservers", "equals": ["127.0.0.1"]}, "Postfix's chroot nameservers", False),
+        ({"resolver": "interface", "equals": ["127.0.0.1"]}, "unbound interface", True),
+        ({"resolver": "module-config", "matches": "^validator "}, "unbound module-config", True),
+        ({"resolver": "auto-trust-anchor-file", "equals": "/var/lib/unbound/root.key"}, None, False),
+    ],
+)
+def test_resolver_evidence_is_whom_the_host_asks_and_what_unbound_reads(check, what, passed):
+    line = audit.evaluate_check(check, RESOLVER)
+    assert line["passed"] is passed, line
+    if what:
+        assert line["what"] == what
+
+
+def test_resolver_evidence_of_a_host_without_it_is_absent():
+    assert audit.evaluate_check({"resolver": "interface", "equals": ["127.0.0.1"]}, {})["seen"] == "absent"
+    line = audit.evaluate_check({"resolver": "nameservers", "equals": []}, {"resolver": {"nameservers": None}})
+    assert line["seen"] == "absent"

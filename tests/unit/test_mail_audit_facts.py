@@ -405,3 +405,45 @@ def test_as_a_task_it_reads_opendkim_configurations_in_check_mode(tmp_path):
     assert result["changed"] is False
     assert result["opendkim"][str(config)]["settings"] == {"Mode": "s", "UMask": "0007"}
     assert result["opendkim"][str(tmp_path / "none.conf")] == {"exists": False}
+
+
+def test_nameservers_are_the_nameserver_lines_in_order():
+    text = "# managed\nsearch lab.example\nnameserver 127.0.0.1\n  nameserver\t::1\nnameserverx 1.2.3.4\noptions edns0\n"
+    assert facts.nameservers(text) == ["127.0.0.1", "::1"]
+    assert facts.nameservers("") == []
+
+
+def test_resolver_reads_both_resolv_confs_and_unbounds_settings(tmp_path, monkeypatch):
+    host = tmp_path / "resolv.conf"
+    host.write_text("nameserver 127.0.0.1\nnameserver 192.0.2.53\n")
+    monkeypatch.setattr(
+        facts, "RESOLV_CONFS", {"nameservers": str(host), "postfix_nameservers": str(tmp_path / "missing")}
+    )
+    outputs = {"interface": "127.0.0.1\n::1\n", "module-config": "validator iterator\n", "auto-trust-anchor-file": ""}
+
+    class Reader(_Reader):
+        def run(self, argv):
+            assert argv[1] == "-o"
+            return 0, outputs[argv[2]], ""
+
+    found = facts.read_resolver(Reader(""))
+    assert found == {
+        "nameservers": ["127.0.0.1", "192.0.2.53"],
+        "postfix_nameservers": None,
+        "interface": ["127.0.0.1", "::1"],
+        "module-config": "validator iterator",
+        "auto-trust-anchor-file": "",
+    }
+
+
+def test_resolver_without_unbound_shows_its_settings_as_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(facts, "RESOLV_CONFS", {"nameservers": str(tmp_path / "a"), "postfix_nameservers": "/x/y"})
+
+    class Reader(_Reader):
+        def program(self, name):
+            return None
+
+    found = facts.read_resolver(Reader(""))
+    assert found["interface"] is None
+    assert found["module-config"] is None
+    assert found["nameservers"] is None
