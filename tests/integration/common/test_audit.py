@@ -32,7 +32,11 @@ from postfix_facts import SUBMISSION_PORT, WRONG_PASSWORD, answered, session, sm
 pytestmark = pytest.mark.mutator
 
 AUDIT = Path(__file__).resolve().parents[3] / "playbooks" / "audit.yml"
-CONTROLS = 52
+CONTROLS = 54
+# The lab's one acknowledged weakening: it has no route to the root servers, so its resolvers validate its own zone
+# from its own anchor and not public names from the root's key (group_vars/mail_servers.yml). Every other control
+# passes on a hardened host.
+LAB_WAIVED = {"RES-02"}
 # The ports sslyze judges on each host (controls.yml TLS-02): mx2 leaves port 25 to interop and serves IMAP STARTTLS
 # and POP3S.
 SCANNED = {MX1: {25, 587, 465, 993}, MX2: {587, 465, 993, 143, 995}}
@@ -60,6 +64,11 @@ def _statuses(document: dict, host: str) -> dict[str, str]:
     return {control["id"]: control["status"] for control in found["controls"]}
 
 
+def _as_hardened(statuses: dict[str, str]) -> bool:
+    """Every control passes but the lab's acknowledged weakenings, which are waived."""
+    return statuses == {control: "waived" if control in LAB_WAIVED else "pass" for control in statuses}
+
+
 def _failures(document: dict | None) -> dict[str, dict[str, str]]:
     """Each host's failed controls with their reasons: what an assertion on a run's success shows when it fails."""
     return {
@@ -79,10 +88,12 @@ def test_hardened_hosts_pass_every_control_and_the_audit_changes_nothing(run_pla
     assert {host: recap["changed"] for host, recap in run.recap.items()} == {MX1: 0, MX2: 0}
     for host in (MX1, MX2):
         # Drift is not asked for by default (mailfort_audit_drift=false): the line ends with the counts.
-        assert re.search(rf"{host}: {CONTROLS} controls, {CONTROLS} pass, 0 waived, 0 n/a, 0 fail'$", run.output, re.M)
+        passing = CONTROLS - len(LAB_WAIVED)
+        summary = rf"{host}: {CONTROLS} controls, {passing} pass, {len(LAB_WAIVED)} waived, 0 n/a, 0 fail'$"
+        assert re.search(summary, run.output, re.M)
         assert next(h for h in document["hosts"] if h["host"] == host)["drift"] is None
         statuses = _statuses(document, host)
-        assert set(statuses.values()) == {"pass"}, {c: s for c, s in statuses.items() if s != "pass"}
+        assert _as_hardened(statuses), {c: s for c, s in statuses.items() if s != "pass"}
         # sslyze judged every TLS port the host serves against the Mozilla profile (the controller, the lab's
         # gateway, is exempt from the meters, so it may scan): 25 only where port 25 is not left to interop, IMAP
         # STARTTLS and POP3S only on mx2, which enables them.
@@ -170,7 +181,7 @@ def test_host_weakened_by_hand_fails_exactly_the_controls_concerned(run_playbook
     assert run.returncode != 0
     failed = {control for control, status in _statuses(document, MX1).items() if status == "fail"}
     assert failed == {"PFX-01", "FW-01", "BAN-01", "UPD-01"}
-    assert set(_statuses(document, MX2).values()) == {"pass"}
+    assert _as_hardened(_statuses(document, MX2))
     reasons = {c["id"]: c["reason"] for h in document["hosts"] if h["host"] == MX1 for c in h["controls"]}
     assert "smtpd_tls_auth_only: no" in reasons["PFX-01"]
     assert "8080" in reasons["FW-01"]
@@ -254,7 +265,8 @@ def test_an_acknowledged_weakening_is_waived_and_report_only_does_not_fail(run_p
     )
     assert run.returncode == 0, run.output[-3000:]
     assert _statuses(document, MX1)["PFX-10"] == "waived"
-    assert f"{MX1}: {CONTROLS} controls, {CONTROLS - 1} pass, 1 waived, 0 n/a, 0 fail" in run.output
+    waived = len(LAB_WAIVED) + 1
+    assert f"{MX1}: {CONTROLS} controls, {CONTROLS - waived} pass, {waived} waived, 0 n/a, 0 fail" in run.output
 
 
 def test_a_certificate_about_to_expire_fails_only_its_control(run_playbook, tmp_path):
@@ -363,7 +375,7 @@ def test_a_host_the_audit_cannot_reach_is_in_every_report_as_not_audited(run_pla
     assert set(hosts) == {MX1, "mailfort-gone"}
     assert hosts["mailfort-gone"]["status"] == "not audited", hosts["mailfort-gone"]
     assert hosts["mailfort-gone"]["controls"] == []
-    assert set(_statuses(document, MX1).values()) == {"pass"}
+    assert _as_hardened(_statuses(document, MX1))
     assert re.search(r"mailfort-gone: not audited \(", run.output)
     junit = ElementTree.parse(reports / "audit.junit.xml").getroot()  # noqa: S314 - the audit's own output
     assert junit.findall("./testsuite[@name='mailfort-gone']/testcase/error")
