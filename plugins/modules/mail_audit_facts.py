@@ -77,7 +77,8 @@ options:
   resolver:
     description:
       - Return the nameservers of C(/etc/resolv.conf) and of Postfix's chroot copy, and what unbound reads from its
-        configuration (C(unbound-checkconf -o)): the addresses it listens on, its modules, its root trust anchor.
+        configuration with C(unbound-checkconf -o), that is the addresses it listens on, its modules and its root
+        trust anchor.
     type: bool
     default: false
   config_checks:

@@ -41,6 +41,7 @@ AREAS = {
     "BAN": "fail2ban",
     "DKIM": "DKIM",
     "DNS": "DNS",
+    "RES": "Resolver",
     "NET": "Trust lists",
     "UPD": "Updates",
 }
