@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Postfix filters for mailfort: main.cf parameters, TLS policy table entries, mailboxes, the sender login map and
 
-The code is in plugins/plugin_utils/postfix.py and postfix_tls.py; each filter's documentation is its sidecar,
-plugins/filter/<name>.yml.
+The code is in plugins/plugin_utils/postfix.py, postfix_tls.py and postfix_postscreen.py; each filter's
+documentation is its sidecar, plugins/filter/<name>.yml.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ansible_collections.mailfort.mail.plugins.plugin_utils.postfix import (
     mail_postfix_quota,
     mail_postfix_sender_logins,
 )
+from ansible_collections.mailfort.mail.plugins.plugin_utils.postfix_postscreen import mail_postfix_dnsbl_sites
 from ansible_collections.mailfort.mail.plugins.plugin_utils.postfix_tls import mail_postfix_tls_policies
 
 
@@ -30,4 +31,5 @@ class FilterModule:
             "mail_postfix_sender_logins": mail_postfix_sender_logins,
             "mail_postfix_parse_postconf": mail_postfix_parse_postconf,
             "mail_postfix_quota": mail_postfix_quota,
+            "mail_postfix_dnsbl_sites": mail_postfix_dnsbl_sites,
         }

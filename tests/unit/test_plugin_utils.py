@@ -247,7 +247,7 @@ def test_without_an_optional_library_the_filters_load_and_the_one_that_needs_it_
 
     assert result.returncode == 0, result.stderr[-2000:]
     count, networks, message = result.stdout.splitlines()[:3]
-    assert int(count) == 36
+    assert int(count) == 37
     assert networks == "['192.0.2.1/32']"
     assert f"needs the Python package {package} on the controller" in message
 

@@ -85,6 +85,8 @@ MANAGED_FILES = (
     "mailfort/mx_protected_senders",
     "mailfort/tls_policy",
     "mailfort/submission_header_checks",
+    "mailfort/postscreen_access",
+    "mailfort/postscreen_dnsbl_reply",
 )
 TLS_POLICY = f"{CONFIG_DIR}/mailfort/tls_policy"
 MASTER_PID_FILE = "/var/spool/postfix/pid/master.pid"
