@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+"""Outbound DANE end to end: mx2 (postfix_hardening_outbound_dane, host_vars/mailfort-mx2.yml) delivers to mx1 and
+authenticates it by the TLSA records mail_dns published for mx1's key, looked up through mx2's own validating
+resolver (mail_resolver) in the lab's signed zone. A TLSA record that does not match the served key makes the message
+wait in the queue instead of going out unverified; with the records of the current and the next key both published,
+delivery stays verified when mx1 serves its next key.
+
+Mutator: the TLSA records of mx1 are replaced on the lab's BIND (a TSIG-signed update, as mail_dns publishes them)
+and mx1's served key is swapped; each test puts back what it changed, records and key, and flushes mx2's resolver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import dns.tsigkeyring
+import dns.update
+import pytest
+from lab import ADDRESSES, DOMAIN, MX1, MX2, NAMES, NAMESERVER, TSIG_SECRET
+from postfix_facts import now, postfix_journal
+
+pytestmark = pytest.mark.mutator
+
+TLSA_NAME = f"_25._tcp.{NAMES[MX1]}."
+PEER = f"{NAMES[MX1]}[{ADDRESSES[MX1]}]:25"
+RECIPIENT = f"postmaster@{NAMES[MX1]}"  # mx1's own name is in its mydestination: accepted there, no relay refused
+KEYRING = dns.tsigkeyring.from_text({"mailfort-update": TSIG_SECRET})
+# A DANE-EE SPKI SHA-256 record of a key nobody has.
+FOREIGN_TLSA = "3 1 1 " + "5A" * 32
+
+
+def _tlsa_records() -> list[str]:
+    query = dns.message.make_query(TLSA_NAME, dns.rdatatype.TLSA)
+    answer = dns.query.udp(query, ADDRESSES[NAMESERVER], timeout=5)
+    return sorted(rdata.to_text() for rrset in answer.answer for rdata in rrset)
+
+
+def _publish_tlsa(records: list[str]) -> None:
+    update = dns.update.UpdateMessage(DOMAIN, keyring=KEYRING, keyname="mailfort-update", keyalgorithm="hmac-sha256")
+    update.delete(TLSA_NAME, dns.rdatatype.TLSA)
+    for record in records:
+        update.add(TLSA_NAME, 300, dns.rdatatype.TLSA, record)
+    response = dns.query.tcp(update, ADDRESSES[NAMESERVER], timeout=10)
+    assert response.rcode() == 0, response
+    assert _tlsa_records() == sorted(records)
+
+
+def _forget(sender) -> None:
+    """mx2's resolver forgets what it knows of mx1's names, and Postfix its TLS sessions with mx1."""
+    sender.check_output(f"unbound-control flush_zone {NAMES[MX1]} && unbound-control flush_bogus")
+
+
+def _send(sender, tag: str) -> str:
+    """A message from mx2's Postfix to mx1, queued through sendmail; returns its queue id (cleanup logs it with the
+    message's Message-ID, which carries TAG)."""
+    message = (
+        f"Message-ID: <{tag}@{NAMES[MX2]}>\nSubject: DANE probe\nFrom: root@{NAMES[MX2]}\nTo: {RECIPIENT}\n\n{tag}\n"
+    )
+    since = now(sender)
+    sender.check_output(f"printf %s {_quoted(message)} | /usr/sbin/sendmail -f root@{NAMES[MX2]} {RECIPIENT}")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for line in postfix_journal(sender, since).splitlines():
+            if f"message-id=<{tag}@" in line:
+                return line.split("]: ", 1)[1].split(":", 1)[0]
+        time.sleep(0.5)
+    raise AssertionError(f"mx2 did not queue the probe {tag}:\n{postfix_journal(sender, since)}")
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _delivery(sender, queue_id: str, since: float, *ends: str, timeout: float = 60) -> list[str]:
+    """mx2's log lines of QUEUE_ID (and its TLS lines) once one of them holds one of ENDS."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in postfix_journal(sender, since).splitlines() if queue_id in line or PEER in line]
+        if any(end in line for line in lines for end in ends) or time.monotonic() > deadline:
+            return lines
+        time.sleep(1)
+
+
+@pytest.fixture
+def sender(podman_host):
+    mx2 = podman_host(MX2)
+    assert mx2.check_output("postconf -h smtp_tls_security_level smtp_dns_support_level").split() == [
+        "dane",
+        "dnssec",
+    ]
+    return mx2
+
+
+@pytest.fixture
+def published():
+    """mx1's TLSA records as mail_dns published them; put back after the test, whatever it changed."""
+    records = _tlsa_records()
+    assert len(records) == 2, records  # the current key's and the next key's (mail_dns_tlsa_next_keys)
+    yield records
+    if _tlsa_records() != records:
+        _publish_tlsa(records)
+
+
+def test_delivery_to_a_peer_with_tlsa_records_is_verified(sender, published):
+    _forget(sender)
+    since = now(sender)
+    queue_id = _send(sender, uuid.uuid4().hex)
+    lines = _delivery(sender, queue_id, since, "status=sent", "status=deferred", "status=bounced")
+    log = "\n".join(lines)
+    assert any(f"Verified TLS connection established to {PEER}" in line for line in lines), log
+    assert any(queue_id in line and "status=sent" in line and f"relay={PEER}" in line for line in lines), log
+
+
+def test_a_tlsa_record_that_does_not_match_defers_the_message(sender, published):
+    _publish_tlsa([FOREIGN_TLSA])
+    _forget(sender)
+    since = now(sender)
+    queue_id = _send(sender, uuid.uuid4().hex)
+    try:
+        lines = _delivery(sender, queue_id, since, "status=deferred", "status=sent")
+        log = "\n".join(lines)
+        assert any("No matching DANE TLSA records" in line for line in lines), log
+        assert any(
+            queue_id in line and "status=deferred" in line and "Server certificate not verified" in line
+            for line in lines
+        ), log
+        assert not any(queue_id in line and "status=sent" in line for line in lines), log
+    finally:
+        with contextlib.suppress(AssertionError):
+            sender.check_output(f"postsuper -d {queue_id}")
+        _publish_tlsa(published)
+        _forget(sender)
