@@ -12,6 +12,8 @@ and mx1's served key is swapped; each test puts back what it changed, records an
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import subprocess
 import time
 import uuid
 
@@ -21,8 +23,11 @@ import dns.rdatatype
 import dns.tsigkeyring
 import dns.update
 import pytest
-from lab import ADDRESSES, DOMAIN, MX1, MX2, NAMES, NAMESERVER, TSIG_SECRET
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from lab import ADDRESSES, DOMAIN, LAB_CA, MX1, MX2, NAMES, NAMESERVER, TSIG_SECRET
 from postfix_facts import now, postfix_journal
+from tls_facts import CERT, FULLCHAIN, KEY, LAB_CA_KEY, NEXT_KEY, load_certs
 
 pytestmark = pytest.mark.mutator
 
@@ -135,3 +140,79 @@ def test_a_tlsa_record_that_does_not_match_defers_the_message(sender, published)
             sender.check_output(f"postsuper -d {queue_id}")
         _publish_tlsa(published)
         _forget(sender)
+
+
+def _write(name: str, path: str, content: str) -> None:
+    """PATH on container NAME rewritten in place (its owner and mode kept), the content through stdin only."""
+    subprocess.run(["podman", "exec", "-i", name, "sh", "-c", f"cat > {path}"], input=content, text=True, check=True)
+
+
+def _certificate_for_next_key(receiver) -> tuple[str, str]:
+    """A certificate for mx1's next key (mail_tls keeps it ready), signed by the lab CA with the names and
+    extensions of the one it serves: what a renewal with a new key gives. Returns it (PEM) and the key's."""
+    leaf = load_certs(receiver.file(CERT).content_string)[0]
+    ca = load_certs(receiver.file(LAB_CA).content_string)[0]
+    ca_key = serialization.load_pem_private_key(receiver.file(LAB_CA_KEY).content_string.encode(), None)
+    next_pem = receiver.file(NEXT_KEY).content_string
+    next_public = serialization.load_pem_private_key(next_pem.encode(), None).public_key()
+    now_utc = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.subject)
+        .issuer_name(ca.subject)
+        .public_key(next_public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now_utc - dt.timedelta(minutes=5))
+        .not_valid_after(now_utc + dt.timedelta(days=30))
+    )
+    for extension in leaf.extensions:
+        value = extension.value
+        if isinstance(value, x509.SubjectKeyIdentifier):
+            value = x509.SubjectKeyIdentifier.from_public_key(next_public)
+        builder = builder.add_extension(value, extension.critical)
+    certificate = builder.sign(ca_key, hashes.SHA256())
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), next_pem
+
+
+def _served_public_key(sender) -> bytes:
+    """The public key mx1 serves on 25, as mx2 sees it (STARTTLS)."""
+    pem = sender.check_output(
+        f"openssl s_client -starttls smtp -connect {ADDRESSES[MX1]}:25 -servername {NAMES[MX1]} </dev/null "
+        "2>/dev/null | openssl x509 -pubkey -noout"
+    )
+    return serialization.load_pem_public_key(pem.encode()).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_delivery_stays_verified_when_the_peer_serves_its_next_key(sender, published, podman_host):
+    """The rollover DANE asks for (RFC 7671 section 8.1): the next key's TLSA record was published beside the current
+    one before the key changed, so a peer that switches to its next key is verified at once."""
+    receiver = podman_host(MX1)
+    saved = {path: receiver.file(path).content_string for path in (KEY, CERT, FULLCHAIN)}
+    chain = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in load_certs(saved[FULLCHAIN])[1:])
+    certificate, next_key = _certificate_for_next_key(receiver)
+    try:
+        _write(MX1, KEY, next_key)
+        _write(MX1, CERT, certificate)
+        _write(
+            MX1, FULLCHAIN, certificate + "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in chain)
+        )
+        receiver.check_output("postfix reload")
+        next_public = serialization.load_pem_private_key(next_key.encode(), None).public_key()
+        wanted = next_public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        deadline = time.monotonic() + 30
+        while _served_public_key(sender) != wanted:
+            assert time.monotonic() < deadline, "mx1 does not serve its next key"
+            time.sleep(1)
+        _forget(sender)
+        since = now(sender)
+        queue_id = _send(sender, uuid.uuid4().hex)
+        lines = _delivery(sender, queue_id, since, "status=sent", "status=deferred", "status=bounced")
+        log = "\n".join(lines)
+        assert any(f"Verified TLS connection established to {PEER}" in line for line in lines), log
+        assert any(queue_id in line and "status=sent" in line for line in lines), log
+    finally:
+        for path, content in saved.items():
+            _write(MX1, path, content)
+        receiver.check_output("postfix reload")
