@@ -226,6 +226,9 @@ updates:
     - C(origins) (Unattended-Upgrade::Origins-Pattern as apt reads it), C(periodic) (APT::Periodic, name to value)
       and C(needrestart_restart) (needrestart's restart mode, C(a) for automatic; C(unset) when needrestart is
       missing or asks).
+    - C(security_pending), the packages an upgrade would take from a security archive (C(apt-get --simulate
+      upgrade) with the package lists the host has), and C(reboot_required) with C(reboot_packages), whether an
+      update asked for a reboot (C(/run/reboot-required)) and which packages did.
   returned: when O(updates) is true
   type: dict
 resolver:
@@ -484,9 +487,41 @@ NEEDRESTART_MODE = (
 )
 
 
+# A line of apt-get --simulate: "Inst NAME [OLD] (NEW ORIGIN:VERSION/ARCHIVE, ... [ARCH])".
+SIMULATED_INSTALL = re.compile(r"^Inst (?P<name>\S+)(?: \[[^\]]*\])? \((?P<new>\S+) (?P<origins>[^\[)]*)")
+REBOOT_REQUIRED = "/run/reboot-required"
+
+
+def security_pending(simulated: str) -> list[str]:
+    """The packages apt-get --simulate would install from an archive whose name says security, sorted."""
+    found = set()
+    for line in simulated.splitlines():
+        match = SIMULATED_INSTALL.match(line)
+        if match and "security" in match["origins"].lower():
+            found.add(match["name"])
+    return sorted(found)
+
+
+def read_reboot_required(path: str = REBOOT_REQUIRED) -> tuple[bool, list[str]]:
+    """Whether an update asked for a reboot, and the packages that did (Debian's update-notifier convention)."""
+    if not os.path.exists(path):
+        return False, []
+    try:
+        with open(path + ".pkgs", encoding="utf-8", errors="replace") as handle:
+            return True, sorted({line.strip() for line in handle if line.strip()})
+    except OSError:
+        return True, []
+
+
 def read_updates(reader: Reader) -> dict:
     """What unattended-upgrades installs and when (apt-config), and needrestart's restart mode."""
     found: dict = {"origins": [], "periodic": {}, "needrestart_restart": "unset"}
+    found["reboot_required"], found["reboot_packages"] = read_reboot_required()
+    apt_get = reader.program("apt-get")
+    if apt_get is not None:
+        # A simulation takes no lock and changes nothing; it reads the lists APT's daily run refreshed.
+        rc, out, _ = reader.run([apt_get, "--simulate", "--quiet", "-o", "Debug::NoLocking=true", "upgrade"])
+        found["security_pending"] = security_pending(out) if rc == 0 else []
     apt_config = reader.program("apt-config")
     if apt_config is not None:
         _, out, _ = reader.run([apt_config, "dump", "--format", "%v%n", "Unattended-Upgrade::Origins-Pattern"])

@@ -129,7 +129,9 @@ def activity(evidence: dict) -> dict:
     """The host's activity for the reports: the journal's events (mail_audit_facts' journal: event -> count and top
     sources), then each certificate the audit read with the days it has left, as certificate_days_left:<path>. A
     certificate's entry has the shape of an event (count: the days left, no sources) and says so again in days_left
-    and not_after, so that every report format shows it as a line of its own."""
+    and not_after, so that every report format shows it as a line of its own. Where the host's updates were read,
+    the security updates waiting (security_updates_pending) and a reboot an update asked for (reboot_required) end
+    the list, their packages as the line's detail."""
     found = dict(evidence.get("journal") or {})
     for path, certificate in sorted((evidence.get("certificates") or {}).items()):
         if isinstance(certificate, dict) and "days_left" in certificate:
@@ -139,6 +141,17 @@ def activity(evidence: dict) -> dict:
                 "days_left": certificate["days_left"],
                 "not_after": certificate.get("not_after", ""),
             }
+    updates = evidence.get("updates") or {}
+    if "security_pending" in updates:
+        pending = list(updates["security_pending"])
+        found["security_updates_pending"] = {"count": len(pending), "sources": {}, "detail": ", ".join(pending)}
+    if "reboot_required" in updates:
+        packages = list(updates.get("reboot_packages") or [])
+        found["reboot_required"] = {
+            "count": int(bool(updates["reboot_required"])),
+            "sources": {},
+            "detail": ", ".join(packages),
+        }
     return found
 
 

@@ -199,7 +199,8 @@ def to_markdown(doc: dict) -> str:
             lines += ["", "Activity:", ""]
             for event, found in activity.items():
                 top = ", ".join(f"{source} ({count})" for source, count in found["sources"].items())
-                lines.append(f"- {event.replace('_', ' ')}: {found['count']}" + (f" (top: {top})" if top else ""))
+                detail = f" (top: {top})" if top else f" ({found['detail']})" if found.get("detail") else ""
+                lines.append(f"- {event.replace('_', ' ')}: {found['count']}{detail}")
         drift = drift_lines(host.get("drift"))
         if drift:
             lines += ["", "Drift (what `site.yml --check --diff` would change):", "", "```", *drift, "```"]
@@ -408,9 +409,9 @@ def _html_activity(activity: dict) -> list[str]:
     if not activity:
         return []
     e = html.escape
-    out = ["<h3>Activity</h3><table><tr><th>event</th><th>count</th><th>top sources</th></tr>"]
+    out = ["<h3>Activity</h3><table><tr><th>event</th><th>count</th><th>top sources, or packages</th></tr>"]
     for event, found in activity.items():
-        top = ", ".join(f"{source} ({count})" for source, count in found["sources"].items())
+        top = ", ".join(f"{source} ({count})" for source, count in found["sources"].items()) or found.get("detail", "")
         out.append(f"<tr><td>{e(event.replace('_', ' '))}</td><td>{found['count']}</td><td>{e(top)}</td></tr>")
     return [*out, "</table>"]
 

@@ -235,6 +235,27 @@ def test_activity_is_the_journals_events_then_each_certificates_days_left():
     assert audit.activity({}) == {}
 
 
+def test_activity_ends_with_pending_security_updates_and_a_reboot_an_update_asked_for():
+    evidence = {
+        "journal": {"failed_login": {"count": 0, "sources": {}}},
+        "updates": {
+            "origins": [],
+            "security_pending": ["libssl3", "openssl"],
+            "reboot_required": True,
+            "reboot_packages": ["libc6"],
+        },
+    }
+    found = audit.activity(evidence)
+    assert list(found) == ["failed_login", "security_updates_pending", "reboot_required"]
+    assert found["security_updates_pending"] == {"count": 2, "sources": {}, "detail": "libssl3, openssl"}
+    assert found["reboot_required"] == {"count": 1, "sources": {}, "detail": "libc6"}
+    quiet = audit.activity({"updates": {"security_pending": [], "reboot_required": False, "reboot_packages": []}})
+    assert quiet == {
+        "security_updates_pending": {"count": 0, "sources": {}, "detail": ""},
+        "reboot_required": {"count": 0, "sources": {}, "detail": ""},
+    }
+
+
 # --- the catalogue's checks, templated as the mail_audit action templates them ------------------------------------
 
 # A host as the lab's mx1 has it: both signers, internal hosts, the admin and a submission allowlist, a service of

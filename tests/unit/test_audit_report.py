@@ -407,6 +407,7 @@ def _drifted(name: str) -> dict:
             "bans": {"count": 0, "sources": {}},
             # An expired certificate's line counts the days it has left: below zero.
             "certificate_days_left:/etc/ssl/mailfort/cert.pem": {"count": -3, "sources": {}, "days_left": -3},
+            "security_updates_pending": {"count": 2, "sources": {}, "detail": "libssl3, openssl"},
         },
     )
     host["summary"]["drift"] = "drift: 1 change"
@@ -624,6 +625,12 @@ def report():
     activity = {"activity": {"smtp_auth_failed": {"count": 3, "sources": {"192.0.2.7": 3}}}}
     hosts = [_host("mx1", {"PFX-01": "fail", "NET-01": "waived"}, **activity), _host("mx2", {}, **activity)]
     return _doc(hosts)
+
+
+def test_pending_updates_show_their_packages_in_markdown_and_html():
+    doc = _doc([_drifted("mx1")])
+    assert "- security updates pending: 2 (libssl3, openssl)" in audit_report.to_markdown(doc)
+    assert "<td>security updates pending</td><td>2</td><td>libssl3, openssl</td>" in audit_report.to_html(doc)
 
 
 def test_json_report_is_versioned_and_holds_every_host(report):

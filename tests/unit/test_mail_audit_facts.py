@@ -287,7 +287,16 @@ def test_the_files_mail_dns_wrote_are_read_whole_and_a_missing_one_is_null(tmp_p
 def test_update_policy_is_read_as_apt_reads_it(tmp_path):
     result, _ = run_module(tmp_path, "mail_audit_facts", {"updates": True}, "--check")
     updates = result["updates"]
-    assert set(updates) == {"origins", "periodic", "needrestart_restart"}
+    assert set(updates) == {
+        "origins",
+        "periodic",
+        "needrestart_restart",
+        "reboot_required",
+        "reboot_packages",
+        "security_pending",
+    }
+    assert isinstance(updates["reboot_required"], bool)
+    assert all(isinstance(name, str) for name in updates["security_pending"])
     # This machine's apt has its own configuration; were unattended-upgrades there, its origins would be read.
     assert isinstance(updates["origins"], list)
     assert all(isinstance(value, str) for value in updates["periodic"].values())
@@ -447,3 +456,29 @@ def test_resolver_without_unbound_shows_its_settings_as_missing(tmp_path, monkey
     assert found["interface"] is None
     assert found["module-config"] is None
     assert found["nameservers"] is None
+
+
+SIMULATED = """Reading package lists...
+Building dependency tree...
+The following packages will be upgraded:
+  libssl3 openssl tzdata
+Inst libssl3 [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian-Security:12/stable-security [amd64])
+Inst openssl [3.0.15-1~deb12u1] (3.0.17-1~deb12u2 Debian:12.12/stable, Debian-Security:12/stable-security [amd64])
+Inst tzdata [2025a-0+deb12u1] (2025b-0+deb12u1 Debian:12.12/stable [all])
+Inst mailfort-canary [1.0] (1.1 mailfort-canary:canary/canary [all])
+Conf libssl3 (3.0.17-1~deb12u2 Debian-Security:12/stable-security [amd64])
+"""
+
+
+def test_security_pending_names_the_packages_a_security_archive_would_update():
+    assert facts.security_pending(SIMULATED) == ["libssl3", "openssl"]
+    assert facts.security_pending("Reading package lists...\n0 upgraded, 0 newly installed.\n") == []
+
+
+def test_reboot_required_reads_debians_flag_file_and_its_packages(tmp_path):
+    flag = tmp_path / "reboot-required"
+    assert facts.read_reboot_required(str(flag)) == (False, [])
+    flag.write_text("*** System restart required ***\n")
+    assert facts.read_reboot_required(str(flag)) == (True, [])
+    (tmp_path / "reboot-required.pkgs").write_text("linux-image-amd64\nlibc6\nlibc6\n")
+    assert facts.read_reboot_required(str(flag)) == (True, ["libc6", "linux-image-amd64"])

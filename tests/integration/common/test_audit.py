@@ -320,7 +320,7 @@ def test_a_record_the_domain_no_longer_serves_fails_its_dns_control(run_playbook
     assert f"_dmarc.{DOMAIN}. TXT: served []" in reason
 
 
-def test_a_hand_edited_signer_and_allowlist_fail_their_controls_and_the_journal_counts_failed_logins(
+def test_a_hand_edited_signer_and_allowlist_fail_their_controls_and_the_journal_counts_failed_logins_and_reboots(
     run_playbook, podman_host, tmp_path
 ):
     # From the client (which fail2ban and the limits exempt): two wrong passwords over IMAPS, one on 587. Then by
@@ -331,14 +331,17 @@ def test_a_hand_edited_signer_and_allowlist_fail_their_controls_and_the_journal_
     assert all(is_auth_failure(result) for result in imap), imap
     [submission] = smtp(client, mx1, session(SUBMISSION_PORT, "starttls", ["ehlo"], ["auth", ALICE, WRONG_PASSWORD]))
     assert answered(step(submission, 1), 535, "5.7.8")
+    # And an update that asks for a reboot, as Debian's packages say so (/run/reboot-required and its .pkgs).
     weaken = (
         "nft add element inet mailfort allow_admin_v4 '{ 192.0.2.99 }'"
         " && cp -p /etc/opendkim.conf /root/audit-opendkim.conf"
         " && sed -i 's/^Mode[[:space:]].*/Mode sv/' /etc/opendkim.conf"
+        " && echo '*** System restart required ***' > /run/reboot-required && echo libc6 > /run/reboot-required.pkgs"
     )
     restore = (
         "nft delete element inet mailfort allow_admin_v4 '{ 192.0.2.99 }';"
-        " cp -p /root/audit-opendkim.conf /etc/opendkim.conf && rm -f /root/audit-opendkim.conf"
+        " cp -p /root/audit-opendkim.conf /etc/opendkim.conf && rm -f /root/audit-opendkim.conf;"
+        " rm -f /run/reboot-required /run/reboot-required.pkgs"
     )
     try:
         _sh(MX1, weaken)
@@ -358,6 +361,10 @@ def test_a_hand_edited_signer_and_allowlist_fail_their_controls_and_the_journal_
     assert activity["failed_login:smtp/submission"]["sources"][client_address] >= 1, activity
     assert activity["failed_login"]["count"] >= 3
     assert activity["certificate_days_left:/etc/ssl/mailfort/cert.pem"]["days_left"] > 300
+    # The reboot the update asked for, with its package; the security updates waiting, whatever the day's are.
+    assert activity["reboot_required"] == {"count": 1, "sources": {}, "detail": "libc6"}, activity
+    pending = activity["security_updates_pending"]
+    assert pending["count"] == len([name for name in pending["detail"].split(", ") if name]), pending
     # Counted by source and service: no user name, no password, in any report.
     texts = {path.name: path.read_text() for path in tmp_path.iterdir()} | {"output": run.output}
     assert not any(ALICE in text or WRONG_PASSWORD in text for text in texts.values())
