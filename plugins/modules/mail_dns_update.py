@@ -43,7 +43,9 @@ options:
     default: hmac-sha256
     choices: [hmac-sha256, hmac-sha384, hmac-sha512]
   timeout:
-    description: Seconds to wait for each answer.
+    description:
+      - Seconds to wait for each answer, and for the server to serve what it accepted (a server that signs the zone
+        inline serves an update a moment after it accepts it).
     type: float
     default: 10
   records:
@@ -117,7 +119,12 @@ changes:
       sample: ['"v=DMARC1; p=reject"']
 """
 
+import time  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+# Seconds between two questions for records the server accepted and does not serve yet.
+RECHECK_INTERVAL = 0.5
 
 try:
     import dns.exception
@@ -236,14 +243,23 @@ class Publisher:
                 msg=f"mail_dns_update: {self.server} refused the update of zone {self.zone}: "
                 f"{dns.rcode.to_text(response.rcode())}"
             )
+        # A server that signs the zone inline (BIND's dnssec-policy) serves an update once it has signed it, a moment
+        # after it accepted it: each record is asked for again until it is served or the timeout is over.
+        deadline = time.monotonic() + self.timeout
         for name, rdtype, ttl, delete, add in changes:
-            served_ttl, served = self.current(name, rdtype)
             gone = [r for r in delete if r not in add]  # a TTL change deletes and adds the same rdata
-            if any(r not in served for r in add) or any(r in served for r in gone) or (add and served_ttl != ttl):
-                self.module.fail_json(
-                    msg=f"mail_dns_update: {self.server} accepted the update but does not serve {name} "
-                    f"{dns.rdatatype.to_text(rdtype)} as sent"
-                )
+            while True:
+                served_ttl, served = self.current(name, rdtype)
+                if not (
+                    any(r not in served for r in add) or any(r in served for r in gone) or (add and served_ttl != ttl)
+                ):
+                    break
+                if time.monotonic() > deadline:
+                    self.module.fail_json(
+                        msg=f"mail_dns_update: {self.server} accepted the update but does not serve {name} "
+                        f"{dns.rdatatype.to_text(rdtype)} as sent (asked again for {self.timeout:g} s)"
+                    )
+                time.sleep(RECHECK_INTERVAL)
 
 
 def _line(name, rdtype, ttl, rdata) -> str:
