@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""postscreen on port 25: the attacker, on the lab's DNS list (dnsbl.mailfort.test, prepare.yml), is refused every
-recipient with a reply that names the neutral list name and never the list's domain; the outsider, whom the list
-answers 127.255.255.254 (a public-resolver refusal), is served; a client that talks before the banner is caught;
+"""postscreen on port 25: the provided host (a mail server of another domain), on the lab's DNS list
+(dnsbl.mailfort.test, prepare.yml), is refused every recipient with a reply that names the neutral list name and
+never the list's domain; the outsider, whom the list
+answers 127.255.255.254 (a public-resolver refusal), is served; a client that talks before the banner (the
+attacker, on no list) is caught;
 STARTTLS through tlsproxy is the TLS smtpd gives; 587 and 465 never meet postscreen.
 
 Timing: postscreen makes a client it has not seen pass wait postscreen_greet_wait (6 s) before smtpd greets it,
 once a day; the DNS list's answer is kept at least 60 s. Every session here allows 20 s (the probes' timeout).
-Readonly in the lab's sense: the attacker is refused here as it is anywhere, one recipient per host and run, which
-fail2ban's postfix jail counts once (maxretry 2 in the lab: no ban); the outsider passes postscreen, as the rate limit
-test's flood expects.
+Readonly in the lab's sense: the listed host is refused one recipient per host and run, which fail2ban's postfix jail
+counts once (maxretry 2 in the lab: no ban), and no other test connects from it; the attacker's pregreeting session
+ends in postscreen's protocol error, which no jail counts; the outsider passes postscreen, as the rate limit test's
+flood expects.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import re
 import time
 
 import pytest
-from lab import ADDRESSES, ATTACKER, BOB, OUTSIDER
+from lab import ADDRESSES, ATTACKER, BOB, OUTSIDER, PROVIDED
 from postfix_facts import (
     REMOTE_SENDER,
     SMTP_PORT,
@@ -37,7 +40,7 @@ from probes import host_name
 
 pytestmark = pytest.mark.readonly
 
-ATTACKER_IP, OUTSIDER_IP = ADDRESSES[ATTACKER], ADDRESSES[OUTSIDER]
+ATTACKER_IP, OUTSIDER_IP, LISTED_IP = ADDRESSES[ATTACKER], ADDRESSES[OUTSIDER], ADDRESSES[PROVIDED]
 DNSBL_ZONE = "dnsbl.mailfort.test"  # the lab's own list (group_vars/mail_servers.yml)
 REPLY_NAME = "dnsbl"  # postfix_hardening_postscreen_dnsbl_reply_name, the role's default
 # The port-25 TLS parameters tlsproxy must take from smtpd (Postfix's tlsproxy_tls_* default to $smtpd_tls_*).
@@ -54,10 +57,10 @@ def _envelope() -> tuple[list, list, list]:
 
 
 @pytest.fixture(scope="module")
-def listed(host, attacker):
-    """The attacker's session on 25: STARTTLS (postscreen hands it to tlsproxy), then an envelope for bob."""
+def listed(host, podman_host):
+    """The listed host's session on 25: STARTTLS (postscreen hands it to tlsproxy), then an envelope for bob."""
     since = now(host)
-    (result,) = smtp(attacker, host, session(SMTP_PORT, "starttls", *_envelope(), ["cmd", "QUIT"]))
+    (result,) = smtp(podman_host(PROVIDED), host, session(SMTP_PORT, "starttls", *_envelope(), ["cmd", "QUIT"]))
     journal = wait_for_journal(host, since, f"blocked using {REPLY_NAME}")
     return result, journal
 
@@ -74,15 +77,15 @@ def test_postscreen_listens_on_25_and_hands_clients_to_smtpd(host):
 def test_a_listed_client_is_refused_with_the_neutral_name_and_never_the_lists_domain(host, listed):
     result, journal = listed
     rcpt = step(result, 2)
-    expected = f"Service unavailable; client [{ATTACKER_IP}] blocked using {REPLY_NAME}"
-    assert answered(rcpt, 550, "5.7.1", expected), f"{host_name(host)}: the listed attacker got in:\n{show(result)}"
+    expected = f"Service unavailable; client [{LISTED_IP}] blocked using {REPLY_NAME}"
+    assert answered(rcpt, 550, "5.7.1", expected), f"{host_name(host)}: the listed host got in:\n{show(result)}"
     everything = show(result)
     assert DNSBL_ZONE not in everything, f"{host_name(host)}: the reply names the list's domain:\n{everything}"
     assert f"blocked using {REPLY_NAME}" in journal, journal
 
 
 def test_starttls_through_tlsproxy_is_the_tls_smtpd_gives(host, client, listed):
-    """The attacker's STARTTLS went through tlsproxy (postscreen talked to it itself); the client's, allowlisted,
+    """The listed host's STARTTLS went through tlsproxy (postscreen talked to it itself); the client's, allowlisted,
     through smtpd: the same protocol, and the same effective parameters."""
     result, _ = listed
     assert answered(result["starttls"], 220, "2.0.0"), show(result)
@@ -111,8 +114,9 @@ def test_a_client_that_talks_before_the_banner_is_caught_and_delivers_nothing(ho
         host,
         SMTP_PORT,
         ("send", "EHLO attacker.example\r\n"),  # before the banner: postscreen's pregreet test
-        ("reply",),  # the banner, 220- at once and the rest after postscreen_greet_wait
-        ("reply",),  # EHLO
+        ("reply",),  # the banner, 220- at once and the rest after postscreen_greet_wait; the early EHLO gets none
+        ("send", "EHLO attacker.example\r\n"),
+        ("reply",),
         ("send", f"MAIL FROM:<{REMOTE_SENDER}>\r\n"),
         ("reply",),
         ("send", f"RCPT TO:<{BOB}>\r\n"),
