@@ -42,7 +42,7 @@ FOREIGN_TLSA = "3 1 1 " + "5A" * 32
 def _tlsa_records() -> list[str]:
     query = dns.message.make_query(TLSA_NAME, dns.rdatatype.TLSA)
     answer = dns.query.udp(query, ADDRESSES[NAMESERVER], timeout=5)
-    return sorted(rdata.to_text() for rrset in answer.answer for rdata in rrset)
+    return sorted(rdata.to_text().lower() for rrset in answer.answer for rdata in rrset)
 
 
 def _publish_tlsa(records: list[str]) -> None:
@@ -52,12 +52,16 @@ def _publish_tlsa(records: list[str]) -> None:
         update.add(TLSA_NAME, 300, dns.rdatatype.TLSA, record)
     response = dns.query.tcp(update, ADDRESSES[NAMESERVER], timeout=10)
     assert response.rcode() == 0, response
-    assert _tlsa_records() == sorted(records)
+    assert _tlsa_records() == sorted(record.lower() for record in records)
 
 
 def _forget(sender) -> None:
-    """mx2's resolver forgets what it knows of mx1's names, and Postfix its TLS sessions with mx1."""
+    """mx2 forgets what it knows of mx1: its resolver's cache, and Postfix's smtp processes, each of which keeps the
+    TLSA records it looked up for their TTL and may keep a connection to mx1 open for the next message (a reload
+    replaces them once they are idle)."""
     sender.check_output(f"unbound-control flush_zone {NAMES[MX1]} && unbound-control flush_bogus")
+    sender.check_output("postfix reload 2>&1")
+    time.sleep(1)
 
 
 def _send(sender, tag: str) -> str:
@@ -129,7 +133,8 @@ def test_a_tlsa_record_that_does_not_match_defers_the_message(sender, published)
     try:
         lines = _delivery(sender, queue_id, since, "status=deferred", "status=sent")
         log = "\n".join(lines)
-        assert any("No matching DANE TLSA records" in line for line in lines), log
+        # "num=65:no matching DANE TLSA records" (the case varies with Postfix's release)
+        assert any("no matching dane tlsa records" in line.lower() for line in lines), log
         assert any(
             queue_id in line and "status=deferred" in line and "Server certificate not verified" in line
             for line in lines
