@@ -91,6 +91,27 @@ CASES: dict[str, tuple[str, dict, list[str]]] = {
         },
         ["dovecot_hardening_users[1].name =", "is not a valid login name: it contains whitespace or a control"],
     ),
+    # A DNS list whose every answer counts, or whose filter takes the answer a list gives when it refuses the query:
+    # either would reject every sender the day the list refuses the host's resolver.
+    "DNS list without an answer filter": (
+        MX1,
+        {"postfix_hardening_postscreen_dnsbl_sites": ["zen.spamhaus.org*3"]},
+        [
+            "postfix_hardening_postscreen_dnsbl_sites[0] =",
+            "zen.spamhaus.org*3",
+            "has no answer filter, so any answer counts",
+        ],
+    ),
+    "DNS list filter matching the refusal answers": (
+        MX2,
+        {
+            "postfix_hardening_postscreen_dnsbl_sites": [
+                "list.dnswl.org=127.0.[0..255].[1..3]*-4",
+                "bl.example=127.[0..255].255.[250..255]",
+            ]
+        },
+        ["postfix_hardening_postscreen_dnsbl_sites[1] =", "127.255.255.252", "it would reject every"],
+    ),
     "weakening extra without acknowledgement": (
         MX1,
         {"postfix_hardening_extra": {"smtpd_tls_auth_only": "no"}},
