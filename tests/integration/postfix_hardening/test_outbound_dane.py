@@ -52,7 +52,12 @@ def _publish_tlsa(records: list[str]) -> None:
         update.add(TLSA_NAME, 300, dns.rdatatype.TLSA, record)
     response = dns.query.tcp(update, ADDRESSES[NAMESERVER], timeout=10)
     assert response.rcode() == 0, response
-    assert _tlsa_records() == sorted(record.lower() for record in records)
+    # BIND signs the zone inline: it serves an update once it has signed it, a moment after it accepted it.
+    wanted = sorted(record.lower() for record in records)
+    deadline = time.monotonic() + 10
+    while (served := _tlsa_records()) != wanted:
+        assert time.monotonic() < deadline, f"the lab's BIND serves {served}, not {wanted}"
+        time.sleep(0.5)
 
 
 def _forget(sender) -> None:
